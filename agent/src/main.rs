@@ -1,0 +1,107 @@
+//! `subcap-agent`: the host agent's command line. `scan` collects once and prints; no network.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use subcap_agent::collect::{ibm, virt};
+use subcap_agent::{render, scan};
+
+#[derive(Parser)]
+#[command(
+    name = "subcap-agent",
+    version,
+    about = "subcap host agent: what this host can prove about its IBM sub-capacity position"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Collect once and print the host report; reads only, sends nothing.
+    Scan(ScanArgs),
+}
+
+#[derive(clap::Args)]
+struct ScanArgs {
+    /// Directory that stands for `/` of the host: a fixture tree or a mounted image.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+    /// Output format: `json` is the proto's canonical JSON mapping (stable for scripts).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Assume this CPUID leaf 0x40000000 signature (e.g. `VMwareVMware`, `KVMKVMKVM`) instead of
+    /// reading the processor; `none` for a processor that reports no hypervisor.
+    #[arg(long, value_name = "SIG")]
+    cpuid_vendor: Option<String>,
+    /// Extra directory (relative to the root) to search for IBM installs; repeatable.
+    #[arg(long = "ibm-path", value_name = "DIR")]
+    ibm_paths: Vec<PathBuf>,
+    /// Deepest directory level searched below an install root.
+    #[arg(long, value_name = "N", default_value_t = ibm::SearchLimits::default().max_depth)]
+    ibm_max_depth: usize,
+    /// Most directory entries examined by the IBM install search.
+    #[arg(long, value_name = "N", default_value_t = ibm::SearchLimits::default().max_files)]
+    ibm_max_files: usize,
+    /// Time budget of the IBM install search, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = ibm::SearchLimits::default().time_budget.as_millis() as u64)]
+    ibm_budget_ms: u64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Json,
+    Text,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Scan(args) => match run_scan(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("subcap-agent: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn run_scan(args: ScanArgs) -> anyhow::Result<()> {
+    if !args.root.is_dir() {
+        anyhow::bail!("--root {}: not a directory", args.root.display());
+    }
+    let cpuid = match args.cpuid_vendor {
+        None => virt::CpuidSource::Native,
+        Some(sig) => {
+            if sig.len() > 12 || !sig.is_ascii() {
+                anyhow::bail!(
+                    "--cpuid-vendor {sig:?}: a CPUID signature is at most 12 ASCII characters"
+                );
+            }
+            virt::CpuidSource::Override(if sig == "none" { String::new() } else { sig })
+        }
+    };
+    let opts = scan::ScanOptions {
+        root: args.root,
+        cpuid,
+        ibm: ibm::SearchLimits {
+            extra_paths: args.ibm_paths,
+            max_depth: args.ibm_max_depth,
+            max_files: args.ibm_max_files,
+            time_budget: Duration::from_millis(args.ibm_budget_ms),
+        },
+    };
+    let report_id = scan::new_report_id()?;
+    let report = scan::scan(&opts, SystemTime::now(), report_id);
+    let out = match args.format {
+        Format::Json => render::json(&report)?,
+        Format::Text => render::text(&report),
+    };
+    println!("{out}");
+    Ok(())
+}
