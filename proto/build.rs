@@ -10,7 +10,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let include = protoc_bin_vendored::include_path()?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let descriptors = out_dir.join("subcap_descriptor.bin");
-    let protos = [PathBuf::from("proto/subcap/v1/report.proto")];
+    let protos = [
+        PathBuf::from("proto/subcap/v1/report.proto"),
+        PathBuf::from("proto/subcap/v1/service.proto"),
+    ];
     for p in &protos {
         println!("cargo:rerun-if-changed={}", p.display());
     }

@@ -1,0 +1,3 @@
+//! Ingest: checks an incoming report (pure validation) before it is stored.
+
+pub mod validate;

@@ -1,0 +1,71 @@
+//! Storage of host reports behind a small trait, so a second backend can come later. The sled
+//! backend is in [`sled_store`]. Callers make writes durable with [`Store::sync`]; nothing is
+//! acknowledged to an agent before that returns.
+
+pub mod sled_store;
+
+use std::time::SystemTime;
+
+use subcap_proto::v1 as pb;
+
+pub use sled_store::SledStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store at {path}: {source}")]
+    Open { path: String, source: sled::Error },
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store: corrupt record in tree {tree}: {problem}")]
+    Corrupt { tree: &'static str, problem: String },
+    #[error("store: schema version {found} is not {expected}; this binary cannot read it")]
+    Schema { found: String, expected: String },
+}
+
+/// What storing a report did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Stored now, at `received_at`.
+    Stored { received_at: SystemTime },
+    /// This report id was stored before, at `received_at`; nothing was written.
+    Duplicate { received_at: SystemTime },
+}
+
+/// One stored report of a host, by time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub report_id: String,
+    pub collected_at: SystemTime,
+    pub received_at: SystemTime,
+}
+
+/// Where reports are kept: latest per host, per-host history by collection time, report-id index.
+pub trait Store: Send + Sync + 'static {
+    /// Stores `report` for `host_key` unless its report id is already stored (then nothing changes).
+    /// Atomic: report, history and latest-per-host change together or not at all. Not yet durable.
+    fn put_report(
+        &self,
+        host_key: &str,
+        report: &pb::HostReport,
+        received_at: SystemTime,
+    ) -> Result<PutOutcome, StoreError>;
+    /// Makes every write that returned before this call durable on disk.
+    fn sync(&self) -> Result<(), StoreError>;
+    /// A stored report by id, with when it was received.
+    fn report(&self, report_id: &str) -> Result<Option<(pb::HostReport, SystemTime)>, StoreError>;
+    /// The summary of a host's latest report.
+    fn host(&self, host_key: &str) -> Result<Option<pb::HostSummary>, StoreError>;
+    /// Summaries of hosts whose key sorts after `after`, at most `limit`, in key order.
+    fn hosts(&self, after: &str, limit: usize) -> Result<Vec<pb::HostSummary>, StoreError>;
+    /// A host's history, newest first, at most `limit` entries.
+    fn history(&self, host_key: &str, limit: usize) -> Result<Vec<HistoryEntry>, StoreError>;
+    /// How many hosts have reported.
+    fn host_count(&self) -> usize;
+    /// Bytes the store takes on disk.
+    fn size_on_disk(&self) -> u64;
+    /// Deletes report bodies collected before `before`, except each host's latest; history entries
+    /// (the coverage record) are kept. Returns how many bodies were deleted.
+    fn prune_reports(&self, before: SystemTime) -> Result<usize, StoreError>;
+    /// Deletes history entries collected before `before`. Returns how many.
+    fn prune_history(&self, before: SystemTime) -> Result<usize, StoreError>;
+}
