@@ -1,8 +1,12 @@
 //! subcap-aggregator: receives host reports from agents over gRPC with mutual TLS, keeps them in
 //! an embedded store, and (later) reconciles them with ILMT's own records.
 //!
-//! Read [`server::serve`] first.
+//! Read [`server::Aggregator`] first: `bind` then `run`.
 #![forbid(unsafe_code)]
 
+pub mod certs;
+pub mod config;
 pub mod ingest;
+pub mod metrics;
+pub mod server;
 pub mod store;

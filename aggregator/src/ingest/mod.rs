@@ -1,3 +1,5 @@
-//! Ingest: checks an incoming report (pure validation) before it is stored.
+//! Ingest: checks an incoming report (pure validation), and makes stored reports durable before
+//! they are acknowledged (group commit).
 
+pub mod commit;
 pub mod validate;

@@ -1,0 +1,534 @@
+//! The aggregator's gRPC server: TLS accept loop with limits, the Ingest and Query services, the
+//! health service, metrics endpoint, retention task and graceful shutdown.
+
+pub mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use subcap_proto::v1 as pb;
+use subcap_proto::v1::ingest_server::{Ingest, IngestServer};
+use subcap_proto::v1::query_server::{Query, QueryServer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+use tonic::transport::server::{Connected, TcpConnectInfo};
+use tonic::{Request, Response, Status};
+
+use crate::config::{Config, IdentityBinding, Limits};
+use crate::ingest::commit::GroupCommit;
+use crate::ingest::validate;
+use crate::metrics::{self, Metrics, Refusal};
+use crate::store::{PutOutcome, SledStore, Store, StoreError};
+use tls::{Role, Roles};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// What the services share.
+struct Shared {
+    store: Arc<dyn Store>,
+    commit: Arc<GroupCommit>,
+    roles: Roles,
+    binding: IdentityBinding,
+    metrics: Arc<Metrics>,
+    /// Requests being served at once, all connections together.
+    requests: Arc<Semaphore>,
+}
+
+impl Shared {
+    /// The role of the request's client certificate; UNAUTHENTICATED when there is none that a
+    /// configured CA vouches for (the handshake already requires one; this is the second check).
+    fn role<T>(
+        &self,
+        req: &Request<T>,
+    ) -> Result<(Role, Arc<Vec<rustls_pki_types::CertificateDer<'static>>>), Status> {
+        let certs = req
+            .peer_certs()
+            .ok_or_else(|| Status::unauthenticated("a client certificate is required"))?;
+        match self.roles.role_of(&certs) {
+            Some(role) => Ok((role, certs)),
+            None => Err(Status::unauthenticated(
+                "the client certificate is not issued by a configured CA",
+            )),
+        }
+    }
+
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, Status> {
+        Arc::clone(&self.requests)
+            .acquire_owned()
+            .await
+            .map_err(|_| Status::unavailable("shutting down"))
+    }
+}
+
+struct IngestService(Arc<Shared>);
+struct QueryService(Arc<Shared>);
+
+#[tonic::async_trait]
+impl Ingest for IngestService {
+    async fn submit_report(
+        &self,
+        req: Request<pb::SubmitReportRequest>,
+    ) -> Result<Response<pb::SubmitReportResponse>, Status> {
+        let s = &self.0;
+        let started = Instant::now();
+        let result = submit(s, req).await;
+        match &result {
+            Ok((resp, _)) => s.metrics.accepted(resp.duplicate, started.elapsed()),
+            Err((_, why)) => s.metrics.refused(*why),
+        }
+        result
+            .map(|(r, _)| Response::new(r))
+            .map_err(|(status, _)| status)
+    }
+}
+
+type Refused = (Status, Refusal);
+
+async fn submit(
+    s: &Shared,
+    req: Request<pb::SubmitReportRequest>,
+) -> Result<(pb::SubmitReportResponse, ()), Refused> {
+    let (role, certs) = s.role(&req).map_err(|st| (st, Refusal::Unauthenticated))?;
+    if role != Role::Agent {
+        return Err((
+            Status::permission_denied("only agent certificates may submit reports"),
+            Refusal::PermissionDenied,
+        ));
+    }
+    let _permit = s.permit().await.map_err(|st| (st, Refusal::Unavailable))?;
+    let report = req.into_inner().report.ok_or_else(|| {
+        (
+            Status::invalid_argument("report: missing"),
+            Refusal::InvalidArgument,
+        )
+    })?;
+    validate::validate(&report, SystemTime::now()).map_err(|e| {
+        (
+            Status::invalid_argument(e.to_string()),
+            Refusal::InvalidArgument,
+        )
+    })?;
+    let identity = report.identity.clone().unwrap_or_default();
+    if s.binding == IdentityBinding::Strict {
+        let leaf = certs.first().ok_or_else(|| {
+            (
+                Status::unauthenticated("no client certificate"),
+                Refusal::Unauthenticated,
+            )
+        })?;
+        let named = [&identity.fqdn, &identity.hostname]
+            .into_iter()
+            .any(|n| !n.is_empty() && tls::names_host(leaf, n));
+        if !named {
+            tracing::warn!(hostname = %identity.hostname, fqdn = %identity.fqdn, report_id = %report.report_id, "report refused: certificate names another host");
+            return Err((
+                Status::permission_denied(format!(
+                    "this agent certificate does not name host {:?} (fqdn {:?}); identity_binding is strict",
+                    identity.hostname, identity.fqdn
+                )),
+                Refusal::PermissionDenied,
+            ));
+        }
+    }
+    let host_key = validate::host_key(&identity);
+    let store = Arc::clone(&s.store);
+    let report_id = report.report_id.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        store.put_report(&host_key, &report, SystemTime::now())
+    })
+    .await
+    .map_err(|e| {
+        (
+            Status::internal(format!("store task: {e}")),
+            Refusal::Unavailable,
+        )
+    })?
+    .map_err(|e| {
+        tracing::error!(error = %e, %report_id, "store write failed");
+        (
+            Status::unavailable(format!("store write failed: {e}")),
+            Refusal::Unavailable,
+        )
+    })?;
+    s.commit
+        .durable()
+        .await
+        .map_err(|e| (Status::unavailable(e.to_string()), Refusal::Unavailable))?;
+    let (duplicate, at) = match outcome {
+        PutOutcome::Stored { received_at } => (false, received_at),
+        PutOutcome::Duplicate { received_at } => (true, received_at),
+    };
+    tracing::debug!(%report_id, duplicate, "report acknowledged");
+    Ok((
+        pb::SubmitReportResponse {
+            report_id,
+            duplicate,
+            stored_at: Some(crate::store::sled_store::timestamp(at)),
+        },
+        (),
+    ))
+}
+
+const PAGE_DEFAULT: usize = 1000;
+const PAGE_MAX: usize = 10_000;
+
+fn clamp(limit: u32, default: usize) -> usize {
+    match limit as usize {
+        0 => default,
+        n => n.min(PAGE_MAX),
+    }
+}
+
+fn store_status(e: StoreError) -> Status {
+    Status::internal(e.to_string())
+}
+
+impl QueryService {
+    fn operator<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        match self.0.role(req)?.0 {
+            Role::Operator => Ok(()),
+            Role::Agent => Err(Status::permission_denied(
+                "agent certificates may not query; use an operator certificate",
+            )),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Query for QueryService {
+    async fn list_hosts(
+        &self,
+        req: Request<pb::ListHostsRequest>,
+    ) -> Result<Response<pb::ListHostsResponse>, Status> {
+        self.operator(&req)?;
+        let _permit = self.0.permit().await?;
+        let r = req.into_inner();
+        let limit = clamp(r.limit, PAGE_DEFAULT);
+        let store = Arc::clone(&self.0.store);
+        let hosts = tokio::task::spawn_blocking(move || store.hosts(&r.after, limit))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(store_status)?;
+        let next_after = if hosts.len() == limit {
+            hosts.last().map(|h| h.host_key.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListHostsResponse { hosts, next_after }))
+    }
+
+    async fn get_host(
+        &self,
+        req: Request<pb::GetHostRequest>,
+    ) -> Result<Response<pb::GetHostResponse>, Status> {
+        self.operator(&req)?;
+        let _permit = self.0.permit().await?;
+        let r = req.into_inner();
+        if r.host.is_empty() || r.host.len() > 253 {
+            return Err(Status::invalid_argument("host: 1 to 253 characters"));
+        }
+        let limit = clamp(r.history_limit, 100);
+        let store = Arc::clone(&self.0.store);
+        let found = tokio::task::spawn_blocking(
+            move || -> Result<Option<pb::GetHostResponse>, StoreError> {
+                let want = r.host.to_ascii_lowercase();
+                let summary = match store.host(&want)? {
+                    Some(s) => Some(s),
+                    None => find_by_name(store.as_ref(), &want)?,
+                };
+                let Some(summary) = summary else {
+                    return Ok(None);
+                };
+                let latest = store.report(&summary.last_report_id)?.map(|(r, _)| r);
+                let history = store
+                    .history(&summary.host_key, limit)?
+                    .into_iter()
+                    .map(|h| pb::HistoryEntry {
+                        report_id: h.report_id,
+                        collected_at: Some(crate::store::sled_store::timestamp(h.collected_at)),
+                        received_at: Some(crate::store::sled_store::timestamp(h.received_at)),
+                    })
+                    .collect();
+                Ok(Some(pb::GetHostResponse {
+                    summary: Some(summary),
+                    latest,
+                    history,
+                }))
+            },
+        )
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(store_status)?;
+        found.map(Response::new).ok_or_else(|| {
+            Status::not_found("no host with that key, hostname or FQDN has reported")
+        })
+    }
+}
+
+/// A host by its short hostname (when the key is an FQDN): a scan, for operators only.
+fn find_by_name(store: &dyn Store, name: &str) -> Result<Option<pb::HostSummary>, StoreError> {
+    let mut after = String::new();
+    loop {
+        let page = store.hosts(&after, PAGE_MAX)?;
+        if let Some(s) = page
+            .iter()
+            .find(|s| s.hostname.eq_ignore_ascii_case(name) || s.fqdn.eq_ignore_ascii_case(name))
+        {
+            return Ok(Some(s.clone()));
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE_MAX => after = last.host_key.clone(),
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// One accepted TLS connection, holding its connection-limit permit until it closes.
+struct Conn {
+    tls: TlsStream<TcpStream>,
+    _permit: OwnedSemaphorePermit,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.metrics.connection_closed();
+    }
+}
+
+impl Connected for Conn {
+    type ConnectInfo = <TlsStream<TcpStream> as Connected>::ConnectInfo;
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.tls.connect_info()
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tls).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.tls).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tls).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tls).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.tls).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.tls.is_write_vectored()
+    }
+}
+
+// TcpConnectInfo is what the TLS stream wraps; named here so a tonic upgrade that changes it fails
+// to compile instead of silently losing peer certificates.
+const _: fn(&TlsStream<TcpStream>) -> tonic::transport::server::TlsConnectInfo<TcpConnectInfo> =
+    |s| s.connect_info();
+
+/// A bound, ready aggregator. [`Aggregator::run`] serves until the shutdown future completes.
+pub struct Aggregator {
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    acceptor: TlsAcceptor,
+    shared: Arc<Shared>,
+    limits: Limits,
+}
+
+impl Aggregator {
+    /// Opens the store, loads the certificates and binds the listeners (port 0 picks a free one).
+    pub async fn bind(config: &Config) -> Result<Self, ServeError> {
+        let (tls_config, roles) = tls::server_config(
+            &config.tls.cert,
+            &config.tls.key,
+            &config.tls.agent_ca,
+            &config.tls.operator_ca,
+        )?;
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir)?);
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let metrics_listener = match config.metrics.listen {
+            Some(addr) => Some(
+                metrics::bind(addr)
+                    .await
+                    .map_err(|source| ServeError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        let shared = Arc::new(Shared {
+            commit: GroupCommit::new(Arc::clone(&store)),
+            store,
+            roles,
+            binding: config.tls.identity_binding,
+            metrics: Metrics::new(),
+            requests: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
+        });
+        Ok(Aggregator {
+            listener,
+            metrics_listener,
+            acceptor: TlsAcceptor::from(Arc::new(tls_config)),
+            shared,
+            limits: config.limits.clone(),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets requests in flight finish
+    /// (their acknowledgements still wait for durability) and flushes the store.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let Aggregator {
+            listener,
+            metrics_listener,
+            acceptor,
+            shared,
+            limits,
+        } = self;
+        tokio::spawn(Arc::clone(&shared.commit).run());
+        if let Some(l) = metrics_listener {
+            tokio::spawn(metrics::serve(
+                l,
+                Arc::clone(&shared.metrics),
+                Arc::clone(&shared.store),
+            ));
+        }
+        let (tx, rx) = mpsc::channel::<Result<Conn, std::io::Error>>(256);
+        let accept = tokio::spawn(accept_loop(
+            listener,
+            acceptor,
+            tx,
+            Arc::clone(&shared.metrics),
+            limits.clone(),
+        ));
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<IngestServer<IngestService>>().await;
+        health.set_serving::<QueryServer<QueryService>>().await;
+
+        let ingest = IngestServer::new(IngestService(Arc::clone(&shared)))
+            .max_decoding_message_size(limits.max_message_bytes)
+            .max_encoding_message_size(limits.max_message_bytes);
+        let query = QueryServer::new(QueryService(Arc::clone(&shared)))
+            .max_decoding_message_size(limits.max_message_bytes)
+            .max_encoding_message_size(64 * 1024 * 1024);
+        let incoming = tokio_stream::wrappers::ReceiverStream::new(rx);
+        let result = tonic::transport::Server::builder()
+            .timeout(limits.request_timeout())
+            .max_concurrent_streams(Some(limits.max_streams_per_connection))
+            .http2_keepalive_interval(Some(Duration::from_secs(60)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+            .add_service(health_service)
+            .add_service(ingest)
+            .add_service(query)
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await;
+        accept.abort();
+        shared.store.sync()?;
+        tracing::info!("aggregator stopped; store flushed");
+        result.map_err(ServeError::from)
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    tx: mpsc::Sender<Result<Conn, std::io::Error>>,
+    metrics: Arc<Metrics>,
+    limits: Limits,
+) {
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let Ok(permit) = Arc::clone(&connections).acquire_owned().await else {
+            return;
+        };
+        let (tcp, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let tx = tx.clone();
+        let metrics = Arc::clone(&metrics);
+        let timeout = limits.handshake_timeout();
+        tokio::spawn(async move {
+            match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => {
+                    metrics.connection_opened();
+                    let conn = Conn {
+                        tls,
+                        _permit: permit,
+                        metrics,
+                    };
+                    let _ = tx.send(Ok(conn)).await;
+                }
+                Ok(Err(e)) => {
+                    metrics.handshake_failed();
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                }
+                Err(_) => {
+                    metrics.handshake_failed();
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                }
+            }
+        });
+    }
+}
