@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 
 pub mod collect;
+pub mod deliver;
 pub mod render;
 pub mod root;
 pub mod scan;

@@ -1,4 +1,5 @@
-//! `subcap-agent`: the host agent's command line. `scan` collects once and prints; no network.
+//! `subcap-agent`: the host agent's command line. `scan` collects once and prints (no network);
+//! `push --once` and `run` deliver reports to the aggregator.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -7,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use subcap_agent::collect::{ibm, virt};
+use subcap_agent::deliver::{self, config::AgentConfig};
 use subcap_agent::{render, scan};
 
 #[derive(Parser)]
@@ -24,6 +26,20 @@ struct Cli {
 enum Command {
     /// Collect once and print the host report; reads only, sends nothing.
     Scan(ScanArgs),
+    /// Collect, spool and deliver once; exit 0 only if this report was acknowledged (1 if it
+    /// stays spooled for the daemon). For config management to verify a rollout.
+    Push {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Deliver once and exit (the only mode of `push`; the daemon is `run`).
+        #[arg(long)]
+        once: bool,
+    },
+    /// The daemon: collect at start and every interval, deliver, retry until SIGTERM.
+    Run {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -68,6 +84,82 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Push { config, once } => {
+            if !once {
+                eprintln!("subcap-agent: push needs --once (the daemon is `subcap-agent run`)");
+                return ExitCode::from(2);
+            }
+            with_config(&config, |cfg, rt| {
+                let (acknowledged, d) = rt.block_on(deliver::push_once(&cfg))?;
+                if acknowledged {
+                    println!("acknowledged: {} report(s) delivered", d.acknowledged.len());
+                    Ok(ExitCode::SUCCESS)
+                } else {
+                    eprintln!(
+                        "subcap-agent: not acknowledged ({}); the report stays spooled",
+                        d.stopped.as_deref().unwrap_or("set aside")
+                    );
+                    Ok(ExitCode::from(1))
+                }
+            })
+        }
+        Command::Run { config } => with_config(&config, |cfg, rt| {
+            rt.block_on(deliver::run(&cfg, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }),
+    }
+}
+
+/// Loads the agent config (exit 2 when it is bad), starts logging and a one-thread runtime.
+fn with_config(
+    path: &std::path::Path,
+    f: impl FnOnce(AgentConfig, tokio::runtime::Runtime) -> anyhow::Result<ExitCode>,
+) -> ExitCode {
+    let cfg = match AgentConfig::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("subcap-agent: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("subcap-agent: start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match f(cfg, rt) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("subcap-agent: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
