@@ -1,8 +1,9 @@
 //! Native CPUID: the hypervisor bit (leaf 1, ECX bit 31) and the hypervisor vendor signatures of
 //! leaves 0x40000000..0x4000FF00, read from the processor on x86 only.
 //!
-//! `__cpuid` is a safe function on the toolchain this crate builds with, so this module needs no
-//! `unsafe`: CPUID exists on every x86-64 processor and on every 32-bit x86 one Rust targets.
+//! `__cpuid` is a safe function since Rust 1.94 (CPUID exists on every x86-64 processor and on every
+//! 32-bit x86 one Rust targets), so this module, like the rest of the crate, has no `unsafe`. Older
+//! compilers reject the calls below.
 
 /// First hypervisor leaf (the vendor signature every hypervisor that sets the bit answers).
 pub const HYPERVISOR_BASE: u32 = 0x4000_0000;

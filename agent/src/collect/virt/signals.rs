@@ -425,8 +425,7 @@ pub struct ContainerSignals {
     pub dockerinit: bool,
     pub proc_vz: bool,
     pub proc_bc: bool,
-    /// `(source, cgroup path)` of every line of `proc/1/cgroup` and `proc/self/cgroup` whose path is
-    /// not `/`.
+    /// `(source, cgroup path)`: the distinct paths of `proc/1/cgroup` and `proc/self/cgroup`.
     pub cgroups: Vec<(&'static str, String)>,
     /// Linux-VServer context id of this process (`VxID:` of `proc/self/status`).
     pub vxid: Option<String>,
@@ -446,14 +445,20 @@ pub fn environ_container(raw: &[u8]) -> Option<String> {
     })
 }
 
-/// The cgroup paths of a `/proc/PID/cgroup` file other than `/`.
+/// The distinct cgroup paths of a `/proc/PID/cgroup` file, in order.
 pub fn cgroup_paths(text: &str) -> Vec<String> {
-    text.lines()
+    let mut out: Vec<String> = Vec::new();
+    for p in text
+        .lines()
         .filter_map(|l| l.splitn(3, ':').nth(2))
         .map(str::trim)
-        .filter(|p| !p.is_empty() && *p != "/")
-        .map(str::to_string)
-        .collect()
+        .filter(|p| !p.is_empty())
+    {
+        if !out.iter().any(|o| o == p) {
+            out.push(p.to_string());
+        }
+    }
+    out
 }
 
 /// A field of a `/proc/PID/status` file.
@@ -907,13 +912,14 @@ mod tests {
     }
 
     #[test]
-    fn cgroup_paths_skip_root() {
-        let text = "12:memory:/docker/3f1a\n0::/\n1:name=systemd:/system.slice/docker-ab12.scope\n";
+    fn cgroup_paths_are_distinct() {
+        let text = "12:memory:/docker/3f1a\n3:cpu:/docker/3f1a\n0::/\n1:name=systemd:/system.slice/docker-ab12.scope\n";
         assert_eq!(
             cgroup_paths(text),
-            vec!["/docker/3f1a", "/system.slice/docker-ab12.scope"]
+            vec!["/docker/3f1a", "/", "/system.slice/docker-ab12.scope"]
         );
-        assert!(cgroup_paths("0::/\n").is_empty());
+        assert_eq!(cgroup_paths("0::/\n"), vec!["/"]);
+        assert!(cgroup_paths("").is_empty());
     }
 
     #[test]
@@ -1020,7 +1026,7 @@ mod tests {
         assert_eq!(s.dmi.get(DmiField::SysVendor), Some("VMware, Inc."));
         assert_eq!(s.container.pid1_container.as_deref(), Some("docker"));
         assert!(s.container.dockerenv && !s.container.containerenv);
-        assert!(s.container.cgroups.is_empty());
+        assert_eq!(s.container.cgroups, vec![(SELF_CGROUP, "/".to_string())]);
         let ev = s.evidence();
         assert!(ev.contains(&(CLI_CPUID.into(), "VMwareVMware".into())));
         assert!(ev.contains(&(DOCKERENV.into(), "exists".into())));
