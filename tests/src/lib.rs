@@ -64,3 +64,37 @@ pub fn scan_fixture(name: &str) -> pb::HostReport {
         format!("fixture-{name}"),
     )
 }
+
+/// A workspace binary (`subcap-agent`, `subcap-aggregator`), built once per test process.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    BUILD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "subcap-agent",
+                "-p",
+                "subcap-aggregator",
+                "--bins",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build of the binaries failed");
+    });
+    // target/<profile>/deps/<this test> -> target/<profile>/<name>
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile folder");
+    let bin = dir.join(name);
+    assert!(bin.exists(), "{} not built", bin.display());
+    bin
+}
+
+pub mod pki;
+pub mod process;

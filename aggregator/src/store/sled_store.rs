@@ -7,6 +7,7 @@
 //!   host's reports by time is a prefix scan, newest first by scanning it backwards.
 //! - `latest`:   `host_key` -> HostSummary (protobuf). Listing hosts pages through this tree alone.
 //! - `meta`:     `schema` -> "1".
+//!
 //! Host keys never hold 0x00 (validation allows only host-name characters), so the separator is safe.
 
 use std::path::Path;
