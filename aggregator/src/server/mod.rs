@@ -21,7 +21,7 @@ use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 use tonic::{Request, Response, Status};
 
-use crate::config::{Config, IdentityBinding, Limits};
+use crate::config::{Config, IdentityBinding, Limits, Retention};
 use crate::ingest::commit::GroupCommit;
 use crate::ingest::validate;
 use crate::metrics::{self, Metrics, Refusal};
@@ -371,6 +371,7 @@ pub struct Aggregator {
     acceptor: TlsAcceptor,
     shared: Arc<Shared>,
     limits: Limits,
+    retention: Retention,
 }
 
 impl Aggregator {
@@ -412,6 +413,7 @@ impl Aggregator {
             acceptor: TlsAcceptor::from(Arc::new(tls_config)),
             shared,
             limits: config.limits.clone(),
+            retention: config.retention.clone(),
         })
     }
 
@@ -480,6 +482,35 @@ impl Aggregator {
         shared.store.sync()?;
         tracing::info!("aggregator stopped; store flushed");
         result.map_err(ServeError::from)
+    }
+}
+
+/// Applies retention a minute after start and then daily: report bodies older than
+/// `report_days` (each host's latest kept), history entries older than `history_days`.
+async fn retention_task(store: Arc<dyn Store>, retention: Retention) {
+    const DAY: Duration = Duration::from_secs(86_400);
+    let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        tokio::time::sleep_until(next).await;
+        next += DAY;
+        let store = Arc::clone(&store);
+        let r = retention.clone();
+        let result = tokio::task::spawn_blocking(move || -> Result<(usize, usize), StoreError> {
+            let now = SystemTime::now();
+            let bodies = store.prune_reports(now - DAY * r.report_days)?;
+            let history = store.prune_history(now - DAY * r.history_days)?;
+            Ok((bodies, history))
+        })
+        .await;
+        match result {
+            Ok(Ok((bodies, history))) => tracing::info!(
+                report_bodies = bodies,
+                history_entries = history,
+                "retention applied"
+            ),
+            Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),
+            Err(e) => tracing::error!(error = %e, "retention task failed"),
+        }
     }
 }
 
