@@ -439,8 +439,10 @@ impl Aggregator {
             acceptor,
             shared,
             limits,
+            retention,
         } = self;
         tokio::spawn(Arc::clone(&shared.commit).run());
+        tokio::spawn(retention_task(Arc::clone(&shared.store), retention));
         if let Some(l) = metrics_listener {
             tokio::spawn(metrics::serve(
                 l,
