@@ -20,8 +20,8 @@ use subcap_proto::vocab::Signature;
 
 use super::xml::{self, Flow, Node, XmlError};
 use super::{abs_path, install, rel_path};
-use crate::collect::{probe, Warnings};
-use crate::root::Root;
+use crate::collect::Warnings;
+use crate::root::{ReadError, Root};
 
 /// The admin-mode registry file.
 pub const REGISTRY: &str = "etc/.ibm/registry/InstallationManager.dat";
@@ -180,6 +180,8 @@ pub fn collect(root: &Root, w: &mut Warnings, out: &mut Vec<pb::IbmInstall>) -> 
         }
     }
     let mut dirs: Vec<DataDir> = Vec::new();
+    // Other users' homes are often unreadable without root: counted, warned about once.
+    let mut denied = 0usize;
 
     // Registries: admin, then each user's (nonadmin and group modes).
     let mut registries = vec![(REGISTRY.to_string(), None::<String>)];
@@ -191,7 +193,7 @@ pub fn collect(root: &Root, w: &mut Warnings, out: &mut Vec<pb::IbmInstall>) -> 
             add(&mut dirs, format!("{home}/{DEFAULT_DATA}"), false);
             add(&mut dirs, format!("{home}/{DEFAULT_DATA}_Group"), false);
         }
-        let Some(text) = probe(root, reg, w) else {
+        let Some(text) = read(root, reg, w, &mut denied) else {
             continue;
         };
         let r = parse_registry(&text);
@@ -205,7 +207,9 @@ pub fn collect(root: &Root, w: &mut Warnings, out: &mut Vec<pb::IbmInstall>) -> 
                 format!("{loc}/configuration/config.ini"),
                 format!("{loc}/eclipse/configuration/config.ini"),
             ] {
-                if let Some(a) = probe(root, &ini, w).and_then(|t| config_app_data_location(&t)) {
+                if let Some(a) =
+                    read(root, &ini, w, &mut denied).and_then(|t| config_app_data_location(&t))
+                {
                     add(&mut dirs, rel_path(&a), true);
                     from_config = true;
                 }
@@ -230,7 +234,7 @@ pub fn collect(root: &Root, w: &mut Warnings, out: &mut Vec<pb::IbmInstall>) -> 
     for d in &dirs {
         let installed = format!("{}/installed.xml", d.rel);
         let registry = format!("{}/installRegistry.xml", d.rel);
-        let (packages, source) = match probe(root, &installed, w) {
+        let (packages, source) = match read(root, &installed, w, &mut denied) {
             Some(text) => {
                 let (p, err) = parse_installed(&text);
                 if let Some(e) = err {
@@ -240,13 +244,13 @@ pub fn collect(root: &Root, w: &mut Warnings, out: &mut Vec<pb::IbmInstall>) -> 
                     );
                 }
                 if p.is_empty() {
-                    fallback(root, &registry, w)
+                    fallback(root, &registry, w, &mut denied)
                 } else {
                     (p, installed)
                 }
             }
             None => {
-                let (p, src) = fallback(root, &registry, w);
+                let (p, src) = fallback(root, &registry, w, &mut denied);
                 if p.is_empty() && d.declared && !root.is_dir(&d.rel) {
                     w.warn(
                         d.rel.clone(),
@@ -271,13 +275,45 @@ pub fn collect(root: &Root, w: &mut Warnings, out: &mut Vec<pb::IbmInstall>) -> 
             ));
         }
     }
+    if denied > 0 {
+        w.warn(
+            "home",
+            format!(
+                "{denied} Installation Manager files under home directories could not be read \
+                 (permission denied; run as root): nonadmin and group installations may be missed"
+            ),
+        );
+    }
     locations.sort();
     locations.dedup();
     locations
 }
 
-fn fallback(root: &Root, registry: &str, w: &mut Warnings) -> (Vec<ImPackage>, String) {
-    match probe(root, registry, w) {
+/// `probe`, except that a permission refused under a home directory is only counted.
+fn read(root: &Root, rel: &str, w: &mut Warnings, denied: &mut usize) -> Option<String> {
+    match root.read_string(rel) {
+        Ok(s) => Some(s),
+        Err(e) if e.is_not_found() => None,
+        Err(ReadError::PermissionDenied { .. })
+            if rel.starts_with("home/") || rel.starts_with("root/") =>
+        {
+            *denied += 1;
+            None
+        }
+        Err(e) => {
+            w.read_failed(&e);
+            None
+        }
+    }
+}
+
+fn fallback(
+    root: &Root,
+    registry: &str,
+    w: &mut Warnings,
+    denied: &mut usize,
+) -> (Vec<ImPackage>, String) {
+    match read(root, registry, w, denied) {
         Some(text) => {
             let (p, err) = parse_install_registry(&text);
             if let Some(e) = err {
@@ -410,6 +446,80 @@ mod tests {
                 location: "/opt/IBM/HTTPServer".into(),
             }]
         );
+    }
+
+    fn put(base: &std::path::Path, rel: &str, text: &str) {
+        let p = base.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn found(base: &std::path::Path) -> (Vec<(String, String)>, Vec<String>) {
+        let mut w = Warnings::new("ibm_installs");
+        let mut out = Vec::new();
+        collect(&Root::new(base), &mut w, &mut out);
+        let got = out.into_iter().map(|i| (i.product_id, i.source)).collect();
+        (got, w.into_vec().into_iter().map(|x| x.message).collect())
+    }
+
+    #[test]
+    fn nonadmin_registry_in_a_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = dir.path();
+        put(
+            b,
+            "home/wasadm/etc/.ibm/registry/InstallationManager.dat",
+            "location=/home/wasadm/IBM/InstallationManager/eclipse\n",
+        );
+        put(
+            b,
+            "home/wasadm/IBM/InstallationManager/eclipse/configuration/config.ini",
+            "cic.appDataLocation=/home/wasadm/imdata\n",
+        );
+        put(b, "home/wasadm/imdata/installed.xml", INSTALLED);
+        let (got, warnings) = found(b);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(got.len(), 3);
+        assert!(got
+            .iter()
+            .all(|(_, s)| s == "home/wasadm/imdata/installed.xml"));
+    }
+
+    #[test]
+    fn registry_location_naming_the_data_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = dir.path();
+        put(b, REGISTRY, "location=/srv/im-data\n");
+        put(b, "srv/im-data/installed.xml", INSTALLED);
+        let (got, warnings) = found(b);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(got.len(), 3);
+    }
+
+    #[test]
+    fn registry_without_config_falls_back_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = dir.path();
+        put(
+            b,
+            REGISTRY,
+            "location=/opt/IBM/InstallationManager/eclipse\n",
+        );
+        put(
+            b,
+            "var/ibm/InstallationManager/installRegistry.xml",
+            REGISTRY_XML,
+        );
+        let (got, warnings) = found(b);
+        assert_eq!(
+            got,
+            vec![(
+                "com.ibm.websphere.IHS.v90".to_string(),
+                "var/ibm/InstallationManager/installRegistry.xml".to_string()
+            )]
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("config.ini"), "{warnings:?}");
     }
 
     #[test]

@@ -279,6 +279,79 @@ mod tests {
         assert_eq!(abs_path(""), "/");
     }
 
+    fn put(base: &std::path::Path, rel: &str, bytes: &[u8]) {
+        let p = base.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+
+    /// Damaged, huge, foreign and garbage files: a warning each (foreign tags: nothing), never a
+    /// panic, and the good tag beside them is still reported.
+    #[test]
+    fn bad_files_are_warnings() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = dir.path();
+        let good = r#"<SoftwareIdentity name="IBM MQ" version="9.3.4" tagId="t"><Entity name="IBM" regid="ibm.com" role="softwareCreator"/></SoftwareIdentity>"#;
+        put(b, "opt/mqm/swidtag/good.swidtag", good.as_bytes());
+        put(
+            b,
+            "opt/mqm/swidtag/garbage.swidtag",
+            &[0xff, 0x00, b'<', 0x80],
+        );
+        put(
+            b,
+            "opt/mqm/swidtag/huge.swidtag",
+            &vec![b' '; 2 * 1024 * 1024],
+        );
+        put(
+            b,
+            "opt/mqm/swidtag/acme.swidtag",
+            br#"<SoftwareIdentity name="Widget" version="1"><Entity name="ACME" regid="acme.example" role="softwareCreator"/></SoftwareIdentity>"#,
+        );
+        put(
+            b,
+            "opt/IBM/x/slmtags/broken.slmtag",
+            b"<Metric><Type>X</Type></Metric>",
+        );
+        put(b, "var/db2/global.reg", &[0u8; 4096]);
+        put(b, "etc/opt/mqm/mqinst.ini", b"garbage without stanzas\n");
+        put(
+            b,
+            "var/ibm/InstallationManager/installed.xml",
+            b"<installInfo><location path='/x'><package id='p' version='1'",
+        );
+        put(
+            b,
+            "var/lib/rpm/rpmdb.sqlite",
+            b"SQLite format 3\0 but then nothing",
+        );
+        put(b, "var/lib/dpkg/status", &[0x80, 0xff, b'\n']);
+        let mut w = Warnings::new("ibm_installs");
+        let out = collect(&Root::new(b), &SearchLimits::default(), &mut w);
+        let swid: Vec<&str> = out
+            .iter()
+            .filter(|i| i.signature == "swid_tag")
+            .map(|i| i.source.as_str())
+            .collect();
+        assert_eq!(swid, vec!["opt/mqm/swidtag/good.swidtag"]);
+        let warned: Vec<String> = w.into_vec().into_iter().map(|x| x.source).collect();
+        for path in [
+            "opt/mqm/swidtag/garbage.swidtag",
+            "opt/mqm/swidtag/huge.swidtag",
+            "opt/IBM/x/slmtags/broken.slmtag",
+            "var/db2/global.reg",
+            "etc/opt/mqm/mqinst.ini",
+            "var/ibm/InstallationManager/installed.xml",
+            "var/lib/rpm/rpmdb.sqlite",
+        ] {
+            assert!(
+                warned.iter().any(|s| s == path),
+                "no warning for {path}: {warned:?}"
+            );
+        }
+        assert!(!warned.iter().any(|s| s.contains("acme")), "{warned:?}");
+    }
+
     #[test]
     fn output_is_sorted_and_deduplicated() {
         let a = install(

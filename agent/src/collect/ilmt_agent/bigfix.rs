@@ -33,7 +33,6 @@ pub const LOGS: &str = "var/opt/BESClient/__BESData/__Global/Logs";
 pub const MASTHEAD: &str = "etc/opt/BESClient/actionsite.afxm";
 pub const LMT: &str = "var/opt/BESClient/LMT";
 pub const VMMAN: &str = "var/opt/BESClient/LMT/VMMAN";
-pub const UPLOAD: &str = "var/opt/BESClient/__BESData/__Global/Upload";
 
 const GLOBAL_OPTIONS: &str = "Software\\BigFix\\EnterpriseClient\\GlobalOptions";
 /// Bytes read from the start of a client log.
@@ -160,22 +159,8 @@ pub fn classify(name: &str) -> Option<Output> {
     }
 }
 
-/// A file in BigFix's upload staging folder that is ILMT's: its path names LMT, CIT or a scan.
-fn staged_upload(rel: &str, _name: &str) -> Option<Output> {
-    let r = rel.to_ascii_lowercase();
-    ["lmt", "cit", "scan"]
-        .iter()
-        .any(|p| r.contains(p))
-        .then_some(Output::Upload)
-}
-
 /// The newest output of each kind under `dir` (bounded walk): (seconds, path).
-fn newest_outputs(
-    root: &Root,
-    dir: &str,
-    kind_of: fn(&str, &str) -> Option<Output>,
-    w: &mut Warnings,
-) -> BTreeMap<Output, (i64, String)> {
+fn newest_outputs(root: &Root, dir: &str, w: &mut Warnings) -> BTreeMap<Output, (i64, String)> {
     let mut newest: BTreeMap<Output, (i64, String)> = BTreeMap::new();
     let mut stack = vec![(dir.to_string(), 0usize)];
     let mut entries = 0usize;
@@ -205,8 +190,7 @@ fn newest_outputs(
                 }
                 continue;
             }
-            let (Some(kind), Some(secs)) =
-                (kind_of(&rel, &name), m.modified().ok().and_then(file_secs))
+            let (Some(kind), Some(secs)) = (classify(&name), m.modified().ok().and_then(file_secs))
             else {
                 continue;
             };
@@ -387,13 +371,7 @@ pub fn collect(
     // ILMT scanner under BigFix.
     if root.is_dir(LMT) {
         evidence(ev, LMT, "ILMT scanner folder present");
-        let mut outputs = newest_outputs(root, LMT, |_, name| classify(name), w);
-        for (kind, (secs, rel)) in newest_outputs(root, UPLOAD, staged_upload, w) {
-            if outputs.get(&kind).is_none_or(|(s, _)| secs > *s) {
-                outputs.insert(kind, (secs, rel));
-            }
-        }
-        for (kind, (secs, rel)) in outputs {
+        for (kind, (secs, rel)) in newest_outputs(root, LMT, w) {
             let what = match kind {
                 Output::Software => "software scan",
                 Output::Capacity => "capacity scan",
