@@ -246,7 +246,7 @@ pub fn install(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -350,6 +350,85 @@ mod tests {
             );
         }
         assert!(!warned.iter().any(|s| s.contains("acme")), "{warned:?}");
+    }
+
+    /// Deterministic noise made of the characters the parsers split on, multi-byte characters
+    /// and markup, for "never panics" tests.
+    pub(crate) fn noise(seed: u64, n: usize) -> Vec<String> {
+        const PIECES: &[&str] = &[
+            "<",
+            ">",
+            "/",
+            "=",
+            ":",
+            "\n",
+            " ",
+            "\u{3000}",
+            "é",
+            "\u{1F600}",
+            "'",
+            "\"",
+            "&amp;",
+            "&#",
+            ";",
+            "[",
+            "]",
+            "-",
+            ".",
+            "T",
+            "Z",
+            "+",
+            "0",
+            "9",
+            "Installation:",
+            "FilePath=",
+            "Package: ",
+            "Status: install ok installed",
+            "<SoftwareIdentity",
+            " name=",
+            "<Entity",
+            "regid=",
+            "<swid:product_title>",
+            "</",
+            "<installInfo>",
+            "<package id=",
+            "location=",
+            "\0",
+        ];
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                let mut s = String::new();
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                for _ in 0..(x % 60) {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    s.push_str(PIECES[(x % PIECES.len() as u64) as usize]);
+                }
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn text_parsers_never_panic() {
+        for text in noise(0x5eed, 3000) {
+            let _ = swid::parse(&text);
+            let _ = slmtag::parse(&text);
+            let _ = installation_manager::parse_installed(&text);
+            let _ = installation_manager::parse_install_registry(&text);
+            let _ = installation_manager::parse_registry(&text);
+            let _ = installation_manager::config_app_data_location(&text);
+            let _ = mq::parse_mqinst(&text);
+            let _ = dpkg::parse(text.as_bytes());
+            let _ = db2::scan(text.as_bytes());
+            let _ = swid::version_from_file_name(&text);
+            let _ = product_dir_of_tag(&text);
+            let _ = packages::is_ibm(&text, &text);
+        }
     }
 
     #[test]

@@ -81,6 +81,19 @@ mod tests {
     }
 
     #[test]
+    fn text_parsers_never_panic() {
+        for text in crate::collect::ibm::tests::noise(0xfeed, 3000) {
+            let _ = timefmt::parse_iso8601(&text);
+            let _ = scanner::cron_dirs(&text);
+            let _ = scanner::status_times(&scanner::parse_status(&text));
+            let _ = scanner::failures(&scanner::parse_status(&text));
+            let _ = bigfix::computer_id(&bigfix::parse_config(&text));
+            let _ = bigfix::log_version(&text);
+            let _ = bigfix::classify(&text);
+        }
+    }
+
+    #[test]
     fn nothing_installed_is_quiet() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = Warnings::new("ilmt_agent");

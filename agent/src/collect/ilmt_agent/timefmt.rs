@@ -21,7 +21,7 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
         let (c, z) = time.split_at(i);
         let sign = if z.starts_with('-') { -1 } else { 1 };
         let z = z[1..].replace(':', "");
-        if z.len() != 4 {
+        if z.len() != 4 || !z.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let hh: i64 = num(&z[..2], 2)?;
@@ -102,6 +102,8 @@ mod tests {
             ("yesterday", None),
             ("2024-01-15T25:00:00Z", None),
             ("2024-1-5T02:00:03Z", None),
+            ("2024-01-15T02:00:03+1\u{e9}1", None),
+            ("\u{e9}\u{e9}\u{e9}\u{e9}-\u{e9}-\u{e9}T\u{e9}:\u{e9}", None),
         ] {
             assert_eq!(parse_iso8601(s), want, "{s:?}");
         }
