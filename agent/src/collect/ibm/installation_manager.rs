@@ -160,6 +160,12 @@ pub fn parse_install_registry(text: &str) -> (Vec<ImPackage>, Option<XmlError>) 
     (out, r.err())
 }
 
+/// Whether a package is IBM's (Installation Manager also installs HCL's and others'): an IBM
+/// package id (`com.ibm.…`) or name.
+pub fn is_ibm(p: &ImPackage) -> bool {
+    p.id.starts_with("com.ibm.") || super::swid::is_ibm_name(&p.name)
+}
+
 /// Where to look for agent data, with the reason each place is looked at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct DataDir {
@@ -260,7 +266,7 @@ pub fn collect(root: &Root, w: &mut Warnings, out: &mut Vec<pb::IbmInstall>) -> 
                 (p, src)
             }
         };
-        for p in packages {
+        for p in packages.into_iter().filter(is_ibm) {
             if !p.location.is_empty() {
                 locations.push(p.location.clone());
             }
@@ -520,6 +526,22 @@ mod tests {
         );
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("config.ini"), "{warnings:?}");
+    }
+
+    #[test]
+    fn only_ibm_packages_count() {
+        let p = |id: &str, name: &str| ImPackage {
+            id: id.into(),
+            name: name.into(),
+            version: "1".into(),
+            location: "/opt/x".into(),
+        };
+        assert!(is_ibm(&p("com.ibm.websphere.ND.v90", "WebSphere")));
+        assert!(is_ibm(&p("offering.x", "IBM Business Automation Workflow")));
+        assert!(!is_ibm(&p(
+            "com.hcl.appscan.standard",
+            "HCL AppScan Standard"
+        )));
     }
 
     #[test]

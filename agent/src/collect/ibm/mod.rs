@@ -72,8 +72,22 @@ pub fn collect(root: &Root, limits: &SearchLimits, w: &mut Warnings) -> Vec<pb::
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
-    let mut starts: Vec<String> = starts.iter().map(|s| rel_path(s)).collect();
-    starts.extend(roots::search_roots(&extra));
+    let mut starts: Vec<String> = starts
+        .iter()
+        .map(|s| rel_path(s))
+        .filter(|s| searchable(s))
+        .collect();
+    for e in roots::search_roots(&extra) {
+        if searchable(&e) {
+            starts.push(e);
+        } else {
+            w.warn(
+                abs_path(&e),
+                "not searched for IBM tags: a system directory, not an install root \
+                 (the search never walks the whole filesystem)",
+            );
+        }
+    }
 
     let found = search::search(root, &starts, limits, w);
     for rel in &found.swidtags {
@@ -91,6 +105,18 @@ pub fn collect(root: &Root, limits: &SearchLimits, w: &mut Warnings) -> Vec<pb::
     let unexplained = roots::unexplained(&dirs, &out);
     out.extend(unexplained);
     finish(out)
+}
+
+/// Top-level directories that hold the system, not one product: never a search start.
+const SYSTEM_DIRS: &[&str] = &[
+    "", "bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "media", "mnt", "opt",
+    "proc", "root", "run", "sbin", "srv", "sys", "tmp", "usr", "var",
+];
+
+/// Whether a directory (relative) may start the tag search: anything but the root and the
+/// system's top-level directories (a damaged registry could name `/`).
+pub(crate) fn searchable(rel: &str) -> bool {
+    !SYSTEM_DIRS.contains(&rel)
 }
 
 /// Sorted by every field, exact duplicates removed: the same output for the same host.
@@ -270,6 +296,49 @@ pub(crate) mod tests {
         ] {
             assert_eq!(product_dir_of_tag(tag), dir, "{tag}");
         }
+    }
+
+    #[test]
+    fn system_directories_never_start_a_search() {
+        for (d, ok) in [
+            ("", false),
+            ("usr", false),
+            ("opt", false),
+            ("opt/IBM", true),
+            ("apps", true),
+            ("db2/software/11.5", true),
+        ] {
+            assert_eq!(searchable(d), ok, "{d:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        put(
+            dir.path(),
+            "etc/.ibm/registry/InstallationManager.dat",
+            b"location=/\n",
+        );
+        put(
+            dir.path(),
+            "var/ibm/InstallationManager/installed.xml",
+            b"<installInfo><location path='/'><package id='com.ibm.x' name='X' version='1'/></location></installInfo>",
+        );
+        put(dir.path(), "srv/stray.swidtag", b"<SoftwareIdentity name='IBM Y' version='2'><Entity name='IBM' role='softwareCreator'/></SoftwareIdentity>");
+        let mut w = Warnings::new("ibm_installs");
+        let limits = SearchLimits {
+            extra_paths: vec![PathBuf::from("/")],
+            ..SearchLimits::default()
+        };
+        let out = collect(&Root::new(dir.path()), &limits, &mut w);
+        assert!(
+            !out.iter()
+                .any(|i| i.signature == "swid_tag" || i.signature == "install_root"),
+            "{out:?}"
+        );
+        let w = w.into_vec();
+        assert!(
+            w.iter()
+                .any(|x| x.source == "/" && x.message.contains("not searched")),
+            "{w:?}"
+        );
     }
 
     #[test]

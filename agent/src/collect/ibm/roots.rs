@@ -48,10 +48,12 @@ pub fn search_roots(extra: &[String]) -> Vec<String> {
 pub fn product_dirs(root: &Root, extra: &[String], w: &mut Warnings) -> Vec<String> {
     let mut seen: HashSet<(u64, u64)> = HashSet::new();
     let mut out = Vec::new();
-    let roots = KNOWN_ROOTS
-        .iter()
-        .map(|(r, l)| (r.to_string(), *l))
-        .chain(extra.iter().map(|e| (rel_path(e), Layout::Children)));
+    let roots = KNOWN_ROOTS.iter().map(|(r, l)| (r.to_string(), *l)).chain(
+        extra
+            .iter()
+            .map(|e| (rel_path(e), Layout::Children))
+            .filter(|(e, _)| super::searchable(e)),
+    );
     for (r, layout) in roots {
         let candidates = match layout {
             Layout::Itself => vec![r.clone()],

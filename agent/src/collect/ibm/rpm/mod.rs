@@ -264,6 +264,33 @@ mod tests {
     }
 
     #[test]
+    fn read_through_the_root_and_warn_about_an_unmerged_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("usr/lib/sysimage/rpm");
+        std::fs::create_dir_all(&db).unwrap();
+        std::fs::write(
+            db.join("rpmdb.sqlite"),
+            fixture("ibm-rpm/root/var/lib/rpm/rpmdb.sqlite"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("var/lib")).unwrap();
+        std::os::unix::fs::symlink("../../usr/lib/sysimage/rpm", dir.path().join("var/lib/rpm"))
+            .unwrap();
+        let root = Root::new(dir.path());
+        let mut w = Warnings::new("ibm_installs");
+        let (source, packages) = read(&root, &mut w).unwrap();
+        assert_eq!(source, "var/lib/rpm/rpmdb.sqlite");
+        assert_eq!(packages.len(), 8);
+        assert!(w.is_empty());
+        std::fs::write(db.join("rpmdb.sqlite-wal"), b"pending").unwrap();
+        let mut w = Warnings::new("ibm_installs");
+        let _ = read(&root, &mut w);
+        let w = w.into_vec();
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].source, "var/lib/rpm/rpmdb.sqlite-wal");
+    }
+
+    #[test]
     fn ndb_layout() {
         let blobs_in = vec![
             build(&[
