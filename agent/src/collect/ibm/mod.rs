@@ -35,7 +35,10 @@ const SWIDTAG_READ_LIMIT: u64 = 1024 * 1024;
 /// Bounds on the search for IBM installs: never a walk of the whole filesystem.
 #[derive(Debug, Clone)]
 pub struct SearchLimits {
-    /// Extra directories (relative to the root) searched like the known install roots.
+    /// Extra directories (relative to the root) searched like the known install roots: tags
+    /// anywhere in them are found, and each subdirectory is a product directory (reported as
+    /// `install_root` when nothing explains it). `/` and the system's top-level directories are
+    /// refused.
     pub extra_paths: Vec<PathBuf>,
     /// Deepest directory level below an install root that is visited.
     pub max_depth: usize,
