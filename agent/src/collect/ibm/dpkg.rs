@@ -43,9 +43,10 @@ pub fn parse<R: Read>(reader: R) -> (Vec<Package>, Option<DpkgError>) {
             Err(source) => return (out, Some(DpkgError::Io { lines, source })),
         }
         lines += 1;
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches(['\n', '\r']);
-        if text.trim().is_empty() {
+        // Work on bytes: most lines are description bodies, skipped without decoding.
+        let raw = line.strip_suffix(b"\n").unwrap_or(&line);
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
             cur.finish(&mut out);
             if out.len() > MAX_PACKAGES {
                 out.truncate(MAX_PACKAGES);
@@ -53,22 +54,24 @@ pub fn parse<R: Read>(reader: R) -> (Vec<Package>, Option<DpkgError>) {
             }
             continue;
         }
-        if text.starts_with([' ', '\t']) {
+        if raw.starts_with(b" ") || raw.starts_with(b"\t") {
             continue; // continuation line (Description body, Conffiles)
         }
-        let Some((k, v)) = text.split_once(':') else {
+        let Some(colon) = raw.iter().position(|&b| b == b':') else {
             continue;
         };
-        let v = v.trim();
-        match k {
-            "Package" => cur.name = v.to_string(),
-            "Status" => cur.status = v.to_string(),
-            "Version" => cur.version = v.to_string(),
-            "Architecture" => cur.arch = v.to_string(),
-            "Maintainer" => cur.maintainer = v.to_string(),
-            "Description" => cur.summary = v.to_string(),
-            _ => {}
-        }
+        let field = match &raw[..colon] {
+            b"Package" => &mut cur.name,
+            b"Status" => &mut cur.status,
+            b"Version" => &mut cur.version,
+            b"Architecture" => &mut cur.arch,
+            b"Maintainer" => &mut cur.maintainer,
+            b"Description" => &mut cur.summary,
+            _ => continue,
+        };
+        *field = String::from_utf8_lossy(&raw[colon + 1..])
+            .trim()
+            .to_string();
     }
     cur.finish(&mut out);
     (out, None)
