@@ -1,5 +1,5 @@
 //! The IBM install and ILMT agent collectors run on the IBM fixture hosts
-//! (`tests/fixtures/hosts/*`, described in `tests/fixtures/hosts/IBM-FIXTURES.md`).
+//! (`tests/fixtures/ibm-hosts/*`, described in `tests/fixtures/ibm-hosts/README.md`).
 //!
 //! Fixtures whose signals are file times carry an `mtimes.txt` (git keeps no file times): the
 //! tests copy such a fixture to a temporary directory and give its files those fixed times, so
@@ -14,68 +14,10 @@ use subcap_agent::collect::{ibm, ilmt_agent, Warnings};
 use subcap_agent::root::Root;
 use subcap_agent::scan;
 use subcap_proto::v1 as pb;
-use subcap_tests::host_fixture;
+use subcap_tests::{fixture_root, ibm_fixture, FixtureRoot};
 
-/// A fixture root ready to scan: the tree itself, or a copy with the times of `mtimes.txt`.
-struct Host {
-    root: PathBuf,
-    copy: Option<PathBuf>,
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        if let Some(c) = &self.copy {
-            let _ = fs::remove_dir_all(c);
-        }
-    }
-}
-
-fn host(name: &str) -> Host {
-    let dir = host_fixture(name);
-    let mtimes = dir.join("mtimes.txt");
-    if !mtimes.exists() {
-        return Host {
-            root: dir.join("root"),
-            copy: None,
-        };
-    }
-    let copy = std::env::temp_dir().join(format!("subcap-ibm-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&copy);
-    copy_tree(&dir.join("root"), &copy);
-    let text = fs::read_to_string(&mtimes).unwrap();
-    for line in text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-    {
-        let (path, time) = line.split_once(' ').unwrap();
-        let secs = parse_iso8601(time).unwrap_or_else(|| panic!("bad time in {line}"));
-        let when = SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64);
-        fs::File::options()
-            .write(true)
-            .open(copy.join(path))
-            .and_then(|f| f.set_modified(when))
-            .unwrap_or_else(|e| panic!("{path}: {e}"));
-    }
-    Host {
-        root: copy.clone(),
-        copy: Some(copy),
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let ft = entry.file_type().unwrap();
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(&src).unwrap(), &dst).unwrap();
-        } else if ft.is_dir() {
-            copy_tree(&src, &dst);
-        } else {
-            fs::copy(&src, &dst).unwrap();
-        }
-    }
+fn host(name: &str) -> FixtureRoot {
+    fixture_root(&ibm_fixture(name))
 }
 
 /// (signature, product name, version, product id, install path, source) of each install.
