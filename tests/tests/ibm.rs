@@ -5,9 +5,7 @@
 //! tests copy such a fixture to a temporary directory and give its files those fixed times, so
 //! nothing depends on today's date or on when the tree was checked out.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use subcap_agent::collect::ilmt_agent::timefmt::parse_iso8601;
 use subcap_agent::collect::{ibm, ilmt_agent, Warnings};
