@@ -9,6 +9,8 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/subcap.v1.serde.rs"));
 }
 
+pub mod client;
+pub mod time;
 pub mod vocab;
 
 pub use pbjson_types::Timestamp;

@@ -216,17 +216,7 @@ impl AgentConfig {
 
     /// The host part of the aggregator URL.
     pub fn host(&self) -> Option<String> {
-        let rest = self.aggregator.strip_prefix("https://")?;
-        let authority = rest.split('/').next()?;
-        let host = if let Some(v6) = authority.strip_prefix('[') {
-            v6.split(']').next()?
-        } else {
-            authority
-                .rsplit_once(':')
-                .map(|(h, _)| h)
-                .unwrap_or(authority)
-        };
-        (!host.is_empty()).then(|| host.to_string())
+        subcap_proto::client::url_host(&self.aggregator)
     }
 
     /// The name the aggregator's certificate must carry.
@@ -235,6 +225,18 @@ impl AgentConfig {
             .clone()
             .or_else(|| self.host())
             .unwrap_or_default()
+    }
+
+    /// How to reach the aggregator with this agent's certificate.
+    pub fn client_tls(&self) -> subcap_proto::client::ClientTls {
+        subcap_proto::client::ClientTls {
+            url: self.aggregator.clone(),
+            server_name: self.server_name(),
+            ca: self.ca.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            timeout: self.schedule.request_timeout(),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use subcap_proto::v1 as pb;
 use subcap_proto::v1::ingest_client::IngestClient;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::Channel;
 use tonic::Code;
 
 use crate::collect::virt::CpuidSource;
@@ -22,47 +22,20 @@ use spool::{Entry, Spool, SpoolError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
-    #[error("{path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("aggregator {url}: {source}")]
-    Endpoint {
-        url: String,
-        source: tonic::transport::Error,
-    },
+    #[error(transparent)]
+    Client(#[from] subcap_proto::client::ClientError),
     #[error(transparent)]
     Spool(#[from] SpoolError),
     #[error("report id: {0}")]
     Random(std::io::Error),
 }
 
-/// A connection to the aggregator (made lazily: creating it never fails for an outage).
+/// A connection to the aggregator with this agent's certificate (made lazily: creating it never
+/// fails for an outage).
 pub fn connect(cfg: &AgentConfig) -> Result<IngestClient<Channel>, DeliverError> {
-    let read = |p: &std::path::Path| {
-        std::fs::read(p).map_err(|source| DeliverError::Read {
-            path: p.display().to_string(),
-            source,
-        })
-    };
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(read(&cfg.ca)?))
-        .identity(Identity::from_pem(read(&cfg.cert)?, read(&cfg.key)?))
-        .domain_name(cfg.server_name());
-    let endpoint_err = |source| DeliverError::Endpoint {
-        url: cfg.aggregator.clone(),
-        source,
-    };
-    let channel = Endpoint::from_shared(cfg.aggregator.clone())
-        .map_err(endpoint_err)?
-        .tls_config(tls)
-        .map_err(endpoint_err)?
-        .connect_timeout(cfg.schedule.request_timeout())
-        .timeout(cfg.schedule.request_timeout())
-        .tcp_nodelay(true)
-        .connect_lazy();
-    Ok(IngestClient::new(channel))
+    Ok(IngestClient::new(subcap_proto::client::channel(
+        &cfg.client_tls(),
+    )?))
 }
 
 /// Collects a report as the config says, with a fresh report id, at `now`.

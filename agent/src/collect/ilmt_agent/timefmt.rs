@@ -42,24 +42,16 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
     if h > 23 || m > 59 || sec > 60 {
         return None;
     }
-    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + sec - offset)
+    Some(
+        subcap_proto::time::days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + sec
+            - offset,
+    )
 }
 
 fn num(s: &str, width: usize) -> Option<i64> {
     (s.len() == width && s.bytes().all(|b| b.is_ascii_digit()))
         .then(|| s.parse().ok())
         .flatten()
-}
-
-/// Howard Hinnant's civil-to-days algorithm (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// A protobuf timestamp for `secs` since the epoch.
@@ -79,7 +71,7 @@ pub fn file_secs(t: SystemTime) -> Option<i64> {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for evidence.
 pub fn show(secs: i64) -> String {
-    crate::render::rfc3339(secs)
+    subcap_proto::time::rfc3339(secs)
 }
 
 #[cfg(test)]
