@@ -8,5 +8,6 @@ pub mod certs;
 pub mod config;
 pub mod ingest;
 pub mod metrics;
+pub mod ops;
 pub mod server;
 pub mod store;

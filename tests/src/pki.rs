@@ -84,4 +84,17 @@ impl Pki {
         std::fs::write(&path, text).expect("write agent.toml");
         path
     }
+
+    /// `operator.toml` for the operator certificate `ops` and an aggregator on `port`.
+    pub fn operator_config(&self, port: u16) -> PathBuf {
+        let text = format!(
+            "aggregator = \"https://127.0.0.1:{port}\"\nserver_name = \"localhost\"\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\ntimeout_secs = 20\n",
+            self.server_ca().display(),
+            self.file("operator-ops.pem").display(),
+            self.file("operator-ops.key").display(),
+        );
+        let path = self.file(&format!("operator-{port}.toml"));
+        std::fs::write(&path, text).expect("write operator.toml");
+        path
+    }
 }

@@ -1,0 +1,199 @@
+//! `subcap`: the operators' command line. Asks the aggregator over gRPC with an operator
+//! certificate; prints tables, JSON or CSV.
+//!
+//! Exit codes: 0 done; 2 bad arguments or config; 3 the aggregator could not be reached or refused.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use subcap_aggregator::ops::output::{Format, Table};
+use subcap_aggregator::ops::OperatorConfig;
+use subcap_proto::time::rfc3339;
+use subcap_proto::v1 as pb;
+use subcap_proto::v1::query_client::QueryClient;
+use tonic::transport::Channel;
+
+#[derive(Parser)]
+#[command(
+    name = "subcap",
+    version,
+    about = "subcap operators' command line: what the aggregator knows"
+)]
+struct Cli {
+    /// operator.toml: the aggregator's URL and your operator certificate.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "SUBCAP_CONFIG",
+        default_value = "/etc/subcap/operator.toml"
+    )]
+    config: PathBuf,
+    /// Output: an aligned table, JSON (an array of objects), or CSV.
+    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+    format: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every host that has reported, with its latest report's summary.
+    Hosts,
+    /// One host: its latest report (every field and its evidence) and its report history.
+    Host {
+        /// Host key, hostname or FQDN (case-insensitive).
+        name: String,
+        /// How many history entries, newest first.
+        #[arg(long, default_value_t = 20)]
+        history: u32,
+    },
+}
+
+/// Why a command failed, and its exit code.
+enum Failure {
+    Usage(String),
+    Aggregator(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("subcap: start the runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Usage(m)) => {
+            eprintln!("subcap: {m}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Aggregator(m)) => {
+            eprintln!("subcap: {m}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<String, Failure> {
+    let config = OperatorConfig::load(&cli.config).map_err(|e| Failure::Usage(e.to_string()))?;
+    let channel = subcap_proto::client::channel(&config.client_tls())
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let mut q = QueryClient::new(channel);
+    match cli.command {
+        Command::Hosts => hosts(&mut q, cli.format).await,
+        Command::Host { name, history } => host(&mut q, &name, history, cli.format).await,
+    }
+}
+
+fn refused(what: &str, s: tonic::Status) -> Failure {
+    Failure::Aggregator(format!("{what}: {:?}: {}", s.code(), s.message()))
+}
+
+fn time(t: &Option<pbjson_types::Timestamp>) -> String {
+    t.as_ref().map(|t| rfc3339(t.seconds)).unwrap_or_default()
+}
+
+async fn hosts(q: &mut QueryClient<Channel>, format: Format) -> Result<String, Failure> {
+    let mut t = Table::new(&[
+        "host_key",
+        "hostname",
+        "fqdn",
+        "kind",
+        "technology",
+        "cloud",
+        "ibm_installs",
+        "last_collected_at",
+        "last_received_at",
+    ]);
+    let mut after = String::new();
+    loop {
+        let page = q
+            .list_hosts(pb::ListHostsRequest {
+                limit: 10_000,
+                after: after.clone(),
+            })
+            .await
+            .map_err(|s| refused("list hosts", s))?
+            .into_inner();
+        for h in page.hosts {
+            t.push(vec![
+                h.host_key,
+                h.hostname,
+                h.fqdn,
+                h.kind,
+                h.technology,
+                h.cloud,
+                h.ibm_installs.to_string(),
+                time(&h.last_collected_at),
+                time(&h.last_received_at),
+            ]);
+        }
+        if page.next_after.is_empty() {
+            break;
+        }
+        after = page.next_after;
+    }
+    Ok(t.render(format))
+}
+
+async fn host(
+    q: &mut QueryClient<Channel>,
+    name: &str,
+    history: u32,
+    format: Format,
+) -> Result<String, Failure> {
+    let r = q
+        .get_host(pb::GetHostRequest {
+            host: name.to_string(),
+            history_limit: history,
+        })
+        .await
+        .map_err(|s| refused(&format!("host {name:?}"), s))?
+        .into_inner();
+    match format {
+        // The whole answer in the proto's canonical JSON: every field and every evidence entry.
+        Format::Json => serde_json::to_string_pretty(&r)
+            .map(|s| s + "\n")
+            .map_err(|e| Failure::Aggregator(e.to_string())),
+        Format::Csv => {
+            let mut t = Table::new(&["report_id", "collected_at", "received_at"]);
+            for h in r.history {
+                t.push(vec![
+                    h.report_id,
+                    time(&h.collected_at),
+                    time(&h.received_at),
+                ]);
+            }
+            Ok(t.render(Format::Csv))
+        }
+        Format::Table => {
+            let mut out = String::new();
+            if let Some(latest) = &r.latest {
+                // The same text `subcap-agent scan` prints.
+                out.push_str(&subcap_agent::render::text(latest));
+            }
+            let mut t = Table::new(&["report_id", "collected_at", "received_at"]);
+            for h in r.history {
+                t.push(vec![
+                    h.report_id,
+                    time(&h.collected_at),
+                    time(&h.received_at),
+                ]);
+            }
+            out.push_str("\n[history]\n");
+            out.push_str(&t.render(Format::Table));
+            Ok(out)
+        }
+    }
+}

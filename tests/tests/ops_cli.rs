@@ -1,0 +1,149 @@
+//! The operators' `subcap` command against a real aggregator over mTLS.
+
+use std::process::{Command, Output};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use subcap_proto::v1 as pb;
+use subcap_tests::binary;
+use subcap_tests::pki::Pki;
+use subcap_tests::process::{free_port, ingest, Aggregator};
+
+fn subcap(config: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(binary("subcap"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("run subcap")
+}
+
+fn report(id: &str, host: &str, technology: &str) -> pb::HostReport {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    pb::HostReport {
+        report_id: id.into(),
+        collected_at: Some(pbjson_types::Timestamp {
+            seconds: now.as_secs() as i64,
+            nanos: 0,
+        }),
+        identity: Some(pb::HostIdentity {
+            hostname: host.split('.').next().unwrap().into(),
+            fqdn: host.into(),
+            ..Default::default()
+        }),
+        virtualization: Some(pb::Virtualization {
+            kind: "virtual_machine".into(),
+            technology: technology.into(),
+            cloud: "none".into(),
+            ..Default::default()
+        }),
+        ibm_installs: vec![pb::IbmInstall {
+            signature: "swid_tag".into(),
+            product_name: "IBM MQ".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_and_host_in_every_format() {
+    let pki = Pki::new(&["*.bank.example"]);
+    let data = tempfile::tempdir().unwrap();
+    let (port, mport) = (free_port(), free_port());
+    let cfg = pki.aggregator_config(port, mport, &data.path().join("store"), "", "");
+    let _agg = Aggregator::start(&cfg, port, mport);
+    let mut a = ingest(&pki, port, "agent-*.bank.example").await;
+    for (id, host, tech) in [
+        ("r1", "db01.bank.example", "vmware"),
+        ("r2", "web01.bank.example", "kvm"),
+        ("r3", "db01.bank.example", "vmware"),
+    ] {
+        a.submit_report(pb::SubmitReportRequest {
+            report: Some(report(id, host, tech)),
+        })
+        .await
+        .unwrap();
+    }
+    let op = pki.operator_config(port);
+
+    let out = subcap(&op, &["hosts", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hosts: Vec<(&str, &str)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["host_key"].as_str().unwrap(),
+                h["technology"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            ("db01.bank.example", "vmware"),
+            ("web01.bank.example", "kvm")
+        ]
+    );
+    assert_eq!(v[0]["ibm_installs"], "1");
+
+    let out = subcap(&op, &["hosts", "--format", "csv"]);
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(csv.starts_with("host_key,hostname,fqdn,kind,technology,cloud,ibm_installs,last_collected_at,last_received_at\r\n"), "{csv}");
+    assert_eq!(csv.lines().count(), 3);
+
+    let out = subcap(&op, &["hosts"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.lines().next().unwrap().starts_with("host_key"),
+        "{table}"
+    );
+    assert!(table.contains("web01.bank.example"));
+
+    let out = subcap(&op, &["host", "DB01", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["latest"]["reportId"], "r3");
+    assert_eq!(v["history"].as_array().unwrap().len(), 2);
+
+    let out = subcap(&op, &["host", "db01"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("[virtualization]") && text.contains("[history]") && text.contains("r1"),
+        "{text}"
+    );
+
+    let out = subcap(&op, &["host", "nosuch"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NotFound"));
+}
+
+#[test]
+fn bad_config_and_unreachable_aggregator_have_their_own_exit_codes() {
+    let pki = Pki::new(&[]);
+    let missing = pki.file("nope.toml");
+    let out = subcap(&missing, &["hosts"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.toml"));
+    // Nothing listens on this port.
+    let op = pki.operator_config(free_port());
+    let out = subcap(&op, &["hosts"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
