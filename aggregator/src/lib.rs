@@ -6,6 +6,7 @@
 
 pub mod certs;
 pub mod config;
+pub mod ilmt;
 pub mod ingest;
 pub mod metrics;
 pub mod ops;

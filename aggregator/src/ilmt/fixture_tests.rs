@@ -1,0 +1,1 @@
+//! Tests over the fixture files in tests/fixtures/ilmt.
