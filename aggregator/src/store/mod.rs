@@ -8,6 +8,8 @@ use std::time::SystemTime;
 
 use subcap_proto::v1 as pb;
 
+use crate::ilmt::Import;
+
 pub use sled_store::SledStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,22 @@ pub struct HistoryEntry {
     pub received_at: SystemTime,
 }
 
+/// A stored ILMT import's header: what `subcap ilmt imports` lists.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImportRecord {
+    /// Sequence number, growing with every import, never reused.
+    pub id: u64,
+    pub imported_at_nanos: u64,
+    pub source: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub computers: u64,
+    pub warnings: u64,
+    pub period_start: Option<String>,
+    pub period_end: Option<String>,
+    pub format_version: Option<String>,
+}
+
 /// Where reports are kept: latest per host, per-host history by collection time, report-id index.
 pub trait Store: Send + Sync + 'static {
     /// Stores `report` for `host_key` unless its report id is already stored (then nothing changes).
@@ -68,4 +86,16 @@ pub trait Store: Send + Sync + 'static {
     fn prune_reports(&self, before: SystemTime) -> Result<usize, StoreError>;
     /// Deletes history entries collected before `before`. Returns how many.
     fn prune_history(&self, before: SystemTime) -> Result<usize, StoreError>;
+
+    /// Stores an ILMT import as a new dated record (history kept, nothing overwritten), unless an
+    /// import with the same SHA-256 is stored already: then that one's record and `true`.
+    fn put_import(
+        &self,
+        import: &Import,
+        imported_at: SystemTime,
+    ) -> Result<(ImportRecord, bool), StoreError>;
+    /// Every import's record, oldest first.
+    fn imports(&self) -> Result<Vec<ImportRecord>, StoreError>;
+    /// One import, whole.
+    fn import(&self, id: u64) -> Result<Option<(ImportRecord, Import)>, StoreError>;
 }

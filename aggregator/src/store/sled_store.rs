@@ -6,6 +6,9 @@
 //! - `history`:  `host_key` 0x00 collected_at (8 bytes BE nanos) `report_id` -> received_at. One
 //!   host's reports by time is a prefix scan, newest first by scanning it backwards.
 //! - `latest`:   `host_key` -> HostSummary (protobuf). Listing hosts pages through this tree alone.
+//! - `imports`:  import id (8 bytes BE) -> ImportRecord (JSON) ++ 0x00 ++ Import (JSON). Dated, never
+//!   overwritten; ids from sled's persistent counter.
+//! - `import_sha`: SHA-256 hex -> import id: the same file imported twice is stored once.
 //! - `meta`:     `schema` -> "1".
 //!
 //! Host keys never hold 0x00 (validation allows only host-name characters), so the separator is safe.
@@ -18,7 +21,8 @@ use prost::Message;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use subcap_proto::v1 as pb;
 
-use super::{HistoryEntry, PutOutcome, Store, StoreError};
+use super::{HistoryEntry, ImportRecord, PutOutcome, Store, StoreError};
+use crate::ilmt::Import;
 
 const SCHEMA: &str = "1";
 
@@ -27,6 +31,8 @@ pub struct SledStore {
     reports: sled::Tree,
     history: sled::Tree,
     latest: sled::Tree,
+    imports: sled::Tree,
+    import_sha: sled::Tree,
     hosts: AtomicUsize,
 }
 
@@ -60,6 +66,8 @@ impl SledStore {
             reports: db.open_tree("reports")?,
             history: db.open_tree("history")?,
             latest,
+            imports: db.open_tree("imports")?,
+            import_sha: db.open_tree("import_sha")?,
             hosts,
             db,
         })
@@ -145,6 +153,20 @@ fn summary(host_key: &str, r: &pb::HostReport, received_at: SystemTime) -> pb::H
         cloud: v.cloud,
         ibm_installs: u32::try_from(r.ibm_installs.len()).unwrap_or(u32::MAX),
     }
+}
+
+/// An `imports` value: the record (JSON), 0x00, the import (JSON).
+fn split_import(v: &[u8]) -> Result<(ImportRecord, &[u8]), StoreError> {
+    let corrupt = |problem: String| StoreError::Corrupt {
+        tree: "imports",
+        problem,
+    };
+    let at = v
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or_else(|| corrupt("no separator".into()))?;
+    let record = serde_json::from_slice(&v[..at]).map_err(|e| corrupt(e.to_string()))?;
+    Ok((record, &v[at + 1..]))
 }
 
 fn decode_summary(v: &[u8]) -> Result<pb::HostSummary, StoreError> {
@@ -319,6 +341,71 @@ impl Store for SledStore {
         }
         Ok(deleted)
     }
+
+    fn put_import(
+        &self,
+        import: &Import,
+        imported_at: SystemTime,
+    ) -> Result<(ImportRecord, bool), StoreError> {
+        if let Some(id) = self.import_sha.get(import.sha256.as_bytes())? {
+            let id = read_u64("import_sha", &id)?;
+            if let Some((record, _)) = self.import(id)? {
+                return Ok((record, true));
+            }
+        }
+        let id = self.db.generate_id()? + 1;
+        let record = ImportRecord {
+            id,
+            imported_at_nanos: nanos(imported_at),
+            source: import.source.as_str().to_string(),
+            file_name: import.file_name.clone(),
+            sha256: import.sha256.clone(),
+            computers: import.computers.len() as u64,
+            warnings: import.warnings.len() as u64,
+            period_start: import.period_start.map(|d| d.to_string()),
+            period_end: import.period_end.map(|d| d.to_string()),
+            format_version: import.format_version.clone(),
+        };
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+            tree: "imports",
+            problem: e.to_string(),
+        };
+        let mut value = serde_json::to_vec(&record).map_err(corrupt)?;
+        value.push(0);
+        value.extend(serde_json::to_vec(import).map_err(corrupt)?);
+        (&self.imports, &self.import_sha)
+            .transaction(|(imports, by_sha)| {
+                imports.insert(&id.to_be_bytes()[..], value.as_slice())?;
+                by_sha.insert(import.sha256.as_bytes(), &id.to_be_bytes()[..])?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => StoreError::Sled(e),
+            })?;
+        Ok((record, false))
+    }
+
+    fn imports(&self) -> Result<Vec<ImportRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.imports.iter() {
+            let (_, v) = item?;
+            out.push(split_import(&v)?.0);
+        }
+        Ok(out)
+    }
+
+    fn import(&self, id: u64) -> Result<Option<(ImportRecord, Import)>, StoreError> {
+        let Some(v) = self.imports.get(id.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let (record, body) = split_import(&v)?;
+        let import = serde_json::from_slice(body).map_err(|e| StoreError::Corrupt {
+            tree: "imports",
+            problem: format!("import {id}: {e}"),
+        })?;
+        Ok(Some((record, import)))
+    }
 }
 
 #[cfg(test)]
@@ -443,5 +530,39 @@ mod tests {
         assert!(s.report("r3").unwrap().is_some());
         assert_eq!(s.prune_history(at(1_150_000_000)).unwrap(), 2);
         assert_eq!(s.history("a", 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn imports_are_dated_numbered_and_never_stored_twice() {
+        use crate::ilmt::{IlmtComputer, Import, ImportSource};
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Import::new(ImportSource::Csv, "computers.csv", "aa".repeat(32));
+        a.computers.push(IlmtComputer {
+            name: Some("db01".into()),
+            ..Default::default()
+        });
+        let b = Import::new(ImportSource::ApiJsonV2, "computers.json", "bb".repeat(32));
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            let (ra, dup) = s.put_import(&a, at(1_000)).unwrap();
+            assert!(!dup);
+            let (ra2, dup) = s.put_import(&a, at(2_000)).unwrap();
+            assert!(dup, "the same bytes again are not a new import");
+            assert_eq!(ra2, ra);
+            let (rb, _) = s.put_import(&b, at(3_000)).unwrap();
+            assert!(rb.id > ra.id);
+            s.sync().unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        let all = s.imports().unwrap();
+        assert_eq!(
+            all.iter().map(|r| r.file_name.as_str()).collect::<Vec<_>>(),
+            ["computers.csv", "computers.json"]
+        );
+        assert_eq!(all[0].computers, 1);
+        assert_eq!(all[0].source, "csv");
+        let (_, back) = s.import(all[0].id).unwrap().unwrap();
+        assert_eq!(back.computers[0].name.as_deref(), Some("db01"));
+        assert!(s.import(9_999).unwrap().is_none());
     }
 }
