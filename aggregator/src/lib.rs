@@ -7,6 +7,7 @@
 pub mod certs;
 pub mod config;
 pub mod ilmt;
+pub mod imports;
 pub mod ingest;
 pub mod metrics;
 pub mod ops;

@@ -147,3 +147,63 @@ fn bad_config_and_unreachable_aggregator_have_their_own_exit_codes() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn ilmt_files_are_imported_listed_and_a_malformed_one_refused_whole() {
+    let pki = Pki::new(&[]);
+    let data = tempfile::tempdir().unwrap();
+    let (port, mport) = (free_port(), free_port());
+    let cfg = pki.aggregator_config(port, mport, &data.path().join("store"), "", "");
+    let _agg = Aggregator::start(&cfg, port, mport);
+    let op = pki.operator_config(port);
+    let ilmt = subcap_tests::fixtures_dir().join("ilmt");
+    let v2 = ilmt.join("v2-nested/computers.json");
+    let de = ilmt.join("csv-de/hardware_inventory.csv");
+    let zip = ilmt.join("snapshot/audit_snapshot_20250401_0815.zip");
+
+    let mut args = vec!["ilmt", "import", "--format", "json"];
+    let paths: Vec<String> = [&v2, &de, &zip]
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    args.extend(paths.iter().map(String::as_str));
+    let out = subcap(&op, &args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sources: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["api_json_v2", "csv", "audit_snapshot"]);
+    assert!(
+        v.as_array().unwrap().iter().all(|i| i["computers"] != "0"),
+        "{v:#}"
+    );
+    assert_eq!(v[2]["period_start"], "2025-01-01", "{v:#}");
+
+    // The same file again: not stored twice.
+    let out = subcap(&op, &["ilmt", "import", &paths[0]]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already imported"));
+
+    // A tampered snapshot is refused whole, naming the file and what is wrong.
+    let bad = ilmt.join("snapshot-tampered/audit_snapshot_20250401_0815.zip");
+    let out = subcap(&op, &["ilmt", "import", &bad.display().to_string()]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("InvalidArgument") && err.contains("audit_snapshot_20250401_0815.zip"),
+        "{err}"
+    );
+
+    let out = subcap(&op, &["ilmt", "imports", "--format", "csv"]);
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(csv.lines().count(), 4, "header and three imports:\n{csv}");
+}

@@ -12,6 +12,7 @@ use subcap_aggregator::ops::output::{Format, Table};
 use subcap_aggregator::ops::OperatorConfig;
 use subcap_proto::time::rfc3339;
 use subcap_proto::v1 as pb;
+use subcap_proto::v1::ilmt_client::IlmtClient;
 use subcap_proto::v1::query_client::QueryClient;
 use tonic::transport::Channel;
 
@@ -49,6 +50,21 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         history: u32,
     },
+    /// ILMT's own records: import files, list imports.
+    #[command(subcommand)]
+    Ilmt(IlmtCommand),
+}
+
+#[derive(Subcommand)]
+enum IlmtCommand {
+    /// Import ILMT files: REST API JSON (v2 computers, v1 computer_systems), CSV report exports,
+    /// audit snapshot zips. Each is stored as a dated import; a malformed one is refused whole.
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Every stored import, oldest first.
+    Imports,
 }
 
 /// Why a command failed, and its exit code.
@@ -89,11 +105,102 @@ async fn run(cli: Cli) -> Result<String, Failure> {
     let config = OperatorConfig::load(&cli.config).map_err(|e| Failure::Usage(e.to_string()))?;
     let channel = subcap_proto::client::channel(&config.client_tls())
         .map_err(|e| Failure::Usage(e.to_string()))?;
-    let mut q = QueryClient::new(channel);
+    let mut q = QueryClient::new(channel.clone());
+    let mut ilmt = IlmtClient::new(channel);
     match cli.command {
         Command::Hosts => hosts(&mut q, cli.format).await,
         Command::Host { name, history } => host(&mut q, &name, history, cli.format).await,
+        Command::Ilmt(IlmtCommand::Import { files }) => import(&mut ilmt, &files, cli.format).await,
+        Command::Ilmt(IlmtCommand::Imports) => imports(&mut ilmt, cli.format).await,
     }
+}
+
+const IMPORT_COLUMNS: &[&str] = &[
+    "id",
+    "imported_at",
+    "source",
+    "file_name",
+    "computers",
+    "warnings",
+    "period_start",
+    "period_end",
+    "sha256",
+];
+
+fn import_row(i: &pb::ImportInfo) -> Vec<String> {
+    vec![
+        i.id.to_string(),
+        time(&i.imported_at),
+        i.source.clone(),
+        i.file_name.clone(),
+        i.computers.to_string(),
+        i.warnings.to_string(),
+        i.period_start.clone(),
+        i.period_end.clone(),
+        i.sha256.clone(),
+    ]
+}
+
+/// Chunks of an upload: the gRPC message limit applies per chunk, not per file.
+const CHUNK: usize = 1024 * 1024;
+
+async fn import(
+    c: &mut IlmtClient<Channel>,
+    files: &[PathBuf],
+    format: Format,
+) -> Result<String, Failure> {
+    let mut t = Table::new(IMPORT_COLUMNS);
+    let mut notes = String::new();
+    for path in files {
+        let data =
+            std::fs::read(path).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut chunks: Vec<pb::ImportChunk> = data
+            .chunks(CHUNK)
+            .map(|d| pb::ImportChunk {
+                file_name: String::new(),
+                data: d.to_vec(),
+            })
+            .collect();
+        if chunks.is_empty() {
+            chunks.push(pb::ImportChunk::default());
+        }
+        chunks[0].file_name = name.clone();
+        let r = c
+            .import_file(tokio_stream::iter(chunks))
+            .await
+            .map_err(|s| refused(&format!("import {}", path.display()), s))?
+            .into_inner();
+        if let Some(i) = &r.import {
+            t.push(import_row(i));
+        }
+        if r.duplicate {
+            notes.push_str(&format!(
+                "{name}: already imported (same SHA-256); nothing stored again\n"
+            ));
+        }
+        for w in &r.warnings {
+            notes.push_str(&format!("{name}: warning: {w}\n"));
+        }
+    }
+    eprint!("{notes}");
+    Ok(t.render(format))
+}
+
+async fn imports(c: &mut IlmtClient<Channel>, format: Format) -> Result<String, Failure> {
+    let r = c
+        .list_imports(pb::ListImportsRequest {})
+        .await
+        .map_err(|s| refused("list imports", s))?
+        .into_inner();
+    let mut t = Table::new(IMPORT_COLUMNS);
+    for i in &r.imports {
+        t.push(import_row(i));
+    }
+    Ok(t.render(format))
 }
 
 fn refused(what: &str, s: tonic::Status) -> Failure {

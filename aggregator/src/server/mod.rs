@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use subcap_proto::v1 as pb;
+use subcap_proto::v1::ilmt_server::{Ilmt, IlmtServer};
 use subcap_proto::v1::ingest_server::{Ingest, IngestServer};
 use subcap_proto::v1::query_server::{Query, QueryServer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -25,7 +26,7 @@ use crate::config::{Config, IdentityBinding, Limits, Retention};
 use crate::ingest::commit::GroupCommit;
 use crate::ingest::validate;
 use crate::metrics::{self, Metrics, Refusal};
-use crate::store::{PutOutcome, SledStore, Store, StoreError};
+use crate::store::{ImportRecord, PutOutcome, SledStore, Store, StoreError};
 use tls::{Role, Roles};
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +83,7 @@ impl Shared {
 
 struct IngestService(Arc<Shared>);
 struct QueryService(Arc<Shared>);
+struct IlmtService(Arc<Shared>);
 
 #[tonic::async_trait]
 impl Ingest for IngestService {
@@ -285,6 +287,111 @@ impl Query for QueryService {
     }
 }
 
+/// The wire form of a stored import's record.
+fn import_info(r: &ImportRecord) -> pb::ImportInfo {
+    pb::ImportInfo {
+        id: r.id,
+        imported_at: Some(crate::store::sled_store::timestamp(
+            crate::store::sled_store::from_nanos(r.imported_at_nanos),
+        )),
+        source: r.source.clone(),
+        file_name: r.file_name.clone(),
+        sha256: r.sha256.clone(),
+        computers: r.computers,
+        warnings: r.warnings,
+        period_start: r.period_start.clone().unwrap_or_default(),
+        period_end: r.period_end.clone().unwrap_or_default(),
+        format_version: r.format_version.clone().unwrap_or_default(),
+    }
+}
+
+#[tonic::async_trait]
+impl Ilmt for IlmtService {
+    async fn import_file(
+        &self,
+        req: Request<tonic::Streaming<pb::ImportChunk>>,
+    ) -> Result<Response<pb::ImportResult>, Status> {
+        let s = &self.0;
+        match s.role(&req)?.0 {
+            Role::Operator => {}
+            Role::Agent => {
+                return Err(Status::permission_denied(
+                    "agent certificates may not import; use an operator certificate",
+                ))
+            }
+        }
+        let _permit = s.permit().await?;
+        let limits = crate::ilmt::Limits::default();
+        let mut stream = req.into_inner();
+        let mut file_name = String::new();
+        let mut data = Vec::new();
+        while let Some(chunk) = stream.message().await? {
+            if file_name.is_empty() {
+                file_name = chunk.file_name;
+            }
+            if data.len() + chunk.data.len() > limits.max_input_bytes {
+                return Err(Status::invalid_argument(format!(
+                    "{file_name}: larger than the {} bytes accepted",
+                    limits.max_input_bytes
+                )));
+            }
+            data.extend_from_slice(&chunk.data);
+        }
+        if file_name.is_empty() || file_name.len() > 1024 || file_name.chars().any(char::is_control)
+        {
+            return Err(Status::invalid_argument(
+                "file_name: 1 to 1024 printable characters, in the first chunk",
+            ));
+        }
+        let store = Arc::clone(&s.store);
+        let name = file_name.clone();
+        let (record, duplicate, warnings) =
+            tokio::task::spawn_blocking(move || -> Result<_, Status> {
+                let import = crate::imports::parse_file(&name, &data, &limits)
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
+                let warnings: Vec<String> = import.warnings.iter().map(|w| w.to_string()).collect();
+                let (record, duplicate) = store
+                    .put_import(&import, SystemTime::now())
+                    .map_err(store_status)?;
+                Ok((record, duplicate, warnings))
+            })
+            .await
+            .map_err(|e| Status::internal(e.to_string()))??;
+        s.commit
+            .durable()
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        tracing::info!(file = %file_name, id = record.id, duplicate, computers = record.computers, "ILMT import stored");
+        Ok(Response::new(pb::ImportResult {
+            import: Some(import_info(&record)),
+            duplicate,
+            warnings,
+        }))
+    }
+
+    async fn list_imports(
+        &self,
+        req: Request<pb::ListImportsRequest>,
+    ) -> Result<Response<pb::ListImportsResponse>, Status> {
+        match self.0.role(&req)?.0 {
+            Role::Operator => {}
+            Role::Agent => {
+                return Err(Status::permission_denied(
+                    "agent certificates may not query; use an operator certificate",
+                ))
+            }
+        }
+        let store = Arc::clone(&self.0.store);
+        let records = tokio::task::spawn_blocking(move || store.imports())
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(store_status)?;
+        Ok(Response::new(pb::ListImportsResponse {
+            imports: records.iter().map(import_info).collect(),
+        }))
+    }
+}
+
 /// A host by its short hostname (when the key is an FQDN): a scan, for operators only.
 fn find_by_name(store: &dyn Store, name: &str) -> Result<Option<pb::HostSummary>, StoreError> {
     let mut after = String::new();
@@ -462,6 +569,7 @@ impl Aggregator {
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<IngestServer<IngestService>>().await;
         health.set_serving::<QueryServer<QueryService>>().await;
+        health.set_serving::<IlmtServer<IlmtService>>().await;
 
         let ingest = IngestServer::new(IngestService(Arc::clone(&shared)))
             .max_decoding_message_size(limits.max_message_bytes)
@@ -469,6 +577,11 @@ impl Aggregator {
         let query = QueryServer::new(QueryService(Arc::clone(&shared)))
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(64 * 1024 * 1024);
+        // Imports stream in chunks of at most one message each; the whole file is bounded by the
+        // importers' own limit.
+        let ilmt = IlmtServer::new(IlmtService(Arc::clone(&shared)))
+            .max_decoding_message_size(limits.max_message_bytes)
+            .max_encoding_message_size(limits.max_message_bytes);
         let incoming = tokio_stream::wrappers::ReceiverStream::new(rx);
         let result = tonic::transport::Server::builder()
             .timeout(limits.request_timeout())
@@ -478,6 +591,7 @@ impl Aggregator {
             .add_service(health_service)
             .add_service(ingest)
             .add_service(query)
+            .add_service(ilmt)
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await;
         accept.abort();
