@@ -736,7 +736,7 @@ fn computers_from_pvu(
         warnings.push(ImportWarning::new(
             None,
             None,
-            format!("{nameless} rows without a computer name skipped (server-level rows)"),
+            format!("{nameless} row(s) without a computer name skipped (server-level rows)"),
         ));
     }
     warnings.extend(repeated.into_warnings());
@@ -1027,7 +1027,7 @@ mod tests {
         );
         assert!(messages
             .iter()
-            .any(|m| m.contains("1 rows without a computer name")));
+            .any(|m| m.contains("1 row(s) without a computer name")));
     }
 
     #[test]
