@@ -1060,6 +1060,14 @@ mod tests {
                 && e.field.as_deref() == Some("Partition Cores")),
             "{e:?}"
         );
+        let bomb = "a".repeat(3 << 20);
+        let e = run(snapshot_zip(&bomb, false, &[]));
+        assert!(
+            e.as_ref()
+                .is_some_and(|e| e.file == "s.zip!pvu_sub_capacity.csv"
+                    && e.problem.contains("possible zip bomb")),
+            "{e:?}"
+        );
         let no_pvu = zip(&[Member {
             name: "checksums.txt",
             data: b"",
