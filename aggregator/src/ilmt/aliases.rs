@@ -70,12 +70,19 @@ impl Meaning {
 /// Cell words and what they mean.
 #[derive(Debug, Clone, Default)]
 pub struct Vocabulary {
+    /// Normalized word → meaning.
     words: HashMap<String, Meaning>,
+    /// The words exactly as the table writes them: most cells match one, without normalizing
+    /// (which allocates) on every row.
+    exact: HashMap<String, Meaning>,
 }
 
 impl Vocabulary {
     /// What `text` means, matched like headers (case and white space folded).
     pub fn meaning(&self, text: &str) -> Option<Meaning> {
+        if let Some(m) = self.exact.get(text.trim()) {
+            return Some(*m);
+        }
         self.words.get(&normalize(text)).copied()
     }
 }
@@ -197,6 +204,7 @@ impl Aliases {
             }
         }
         let mut words: HashMap<String, Meaning> = HashMap::new();
+        let mut exact: HashMap<String, Meaning> = HashMap::new();
         for v in &file.values {
             check_source(&v.text, &v.source)?;
             let meaning =
@@ -215,6 +223,7 @@ impl Aliases {
                 }
                 _ => {
                     words.insert(key, meaning);
+                    exact.insert(v.text.trim().to_string(), meaning);
                 }
             }
         }
@@ -231,7 +240,7 @@ impl Aliases {
         Ok(Aliases {
             headers,
             required,
-            vocabulary: Vocabulary { words },
+            vocabulary: Vocabulary { words, exact },
         })
     }
 

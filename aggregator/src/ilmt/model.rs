@@ -263,6 +263,24 @@ impl IlmtComputer {
     }
 }
 
+impl IlmtComputer {
+    /// The VM identifier of a `TLM_VM_<uuid>` server name or serial number (what ILMT uses for a
+    /// VM it could not place on a host), lower-cased, for matching against the host's DMI
+    /// `product_uuid`. ILMT writes either a full UUID or a prefix of it (`TLM_VM_4236ac43`).
+    pub fn tlm_vm_id(&self) -> Option<String> {
+        [
+            &self.server_name,
+            &self.server_serial_number,
+            &self.hardware_serial_number,
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|s| s.trim().strip_prefix("TLM_VM_"))
+        .filter(|id| !id.is_empty())
+        .map(str::to_ascii_lowercase)
+    }
+}
+
 /// SHA-256 of `bytes` in lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
@@ -322,6 +340,27 @@ mod tests {
             ..IlmtComputer::default()
         };
         assert!(c.default_counting());
+    }
+
+    #[test]
+    fn tlm_vm_ids() {
+        let c = |name: Option<&str>, serial: Option<&str>| IlmtComputer {
+            server_name: name.map(str::to_string),
+            hardware_serial_number: serial.map(str::to_string),
+            ..IlmtComputer::default()
+        };
+        assert_eq!(
+            c(Some("TLM_VM_4236AC43-9d1e"), None).tlm_vm_id().as_deref(),
+            Some("4236ac43-9d1e")
+        );
+        assert_eq!(
+            c(Some("VMware esx01"), Some("TLM_VM_4236ac43"))
+                .tlm_vm_id()
+                .as_deref(),
+            Some("4236ac43")
+        );
+        assert_eq!(c(Some("VMware esx01"), None).tlm_vm_id(), None);
+        assert_eq!(c(Some("TLM_VM_"), None).tlm_vm_id(), None);
     }
 
     #[test]

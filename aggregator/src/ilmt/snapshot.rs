@@ -736,7 +736,7 @@ fn computers_from_pvu(
         warnings.push(ImportWarning::new(
             None,
             None,
-            format!("{nameless} rows without a computer name skipped (server-level rows)"),
+            format!("{nameless} row(s) without a computer name skipped (server-level rows)"),
         ));
     }
     warnings.extend(repeated.into_warnings());
@@ -1027,7 +1027,7 @@ mod tests {
         );
         assert!(messages
             .iter()
-            .any(|m| m.contains("1 rows without a computer name")));
+            .any(|m| m.contains("1 row(s) without a computer name")));
     }
 
     #[test]
@@ -1058,6 +1058,14 @@ mod tests {
             e.as_ref().is_some_and(|e| e.line == Some(2)
                 && e.column == Some(9)
                 && e.field.as_deref() == Some("Partition Cores")),
+            "{e:?}"
+        );
+        let bomb = "a".repeat(3 << 20);
+        let e = run(snapshot_zip(&bomb, false, &[]));
+        assert!(
+            e.as_ref()
+                .is_some_and(|e| e.file == "s.zip!pvu_sub_capacity.csv"
+                    && e.problem.contains("possible zip bomb")),
             "{e:?}"
         );
         let no_pvu = zip(&[Member {
