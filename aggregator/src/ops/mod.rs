@@ -74,3 +74,33 @@ impl OperatorConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_in_deploy_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/operator.toml");
+        let c = OperatorConfig::load(&path).unwrap();
+        let tls = c.client_tls();
+        assert_eq!(tls.server_name, "subcap.bank.example");
+        assert_eq!(tls.timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_url_without_host_is_refused_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("op.toml");
+        std::fs::write(
+            &p,
+            "aggregator = \"subcap:7443\"\nca = \"a\"\ncert = \"b\"\nkey = \"c\"\n",
+        )
+        .unwrap();
+        let e = OperatorConfig::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("op.toml: aggregator: must be an https://HOST:PORT URL"),
+            "{e}"
+        );
+    }
+}
