@@ -221,6 +221,9 @@ mod tests {
         let op = tls::load_certs(&op).unwrap();
         assert_eq!(roles.role_of(&agent), Some(tls::Role::Agent));
         assert_eq!(roles.role_of(&op), Some(tls::Role::Operator));
+        // Asked again (now from the roles' memory of verified chains), the answers hold.
+        assert_eq!(roles.role_of(&agent), Some(tls::Role::Agent));
+        assert_eq!(roles.role_of(&op), Some(tls::Role::Operator));
         assert!(tls::names_host(&agent[0], "db01.bank.example"));
         assert!(tls::names_host(&agent[0], "DB01"));
         assert!(!tls::names_host(&agent[0], "db02.bank.example"));
@@ -240,6 +243,12 @@ mod tests {
         let other = tempfile::tempdir().unwrap();
         init(other.path()).unwrap();
         let (stranger, _) = issue(other.path(), Leaf::Agent, &["db01".into()], "agent").unwrap();
-        assert_eq!(roles.role_of(&tls::load_certs(&stranger).unwrap()), None);
+        let stranger = tls::load_certs(&stranger).unwrap();
+        assert_eq!(roles.role_of(&stranger), None);
+        assert_eq!(
+            roles.role_of(&stranger),
+            None,
+            "a refusal is not remembered as a role"
+        );
     }
 }

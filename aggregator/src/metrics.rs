@@ -53,6 +53,11 @@ pub struct Metrics {
     latency_sum_micros: AtomicU64,
     connections_open: AtomicU64,
     handshake_failures: AtomicU64,
+    flushes: AtomicU64,
+    flush_micros: AtomicU64,
+    flushed_requests: AtomicU64,
+    write_batches: AtomicU64,
+    batched_writes: AtomicU64,
 }
 
 impl Metrics {
@@ -94,6 +99,25 @@ impl Metrics {
 
     pub fn handshake_failed(&self) {
         self.handshake_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One batch of `reports` written to the store in one transaction.
+    pub fn written(&self, reports: usize) {
+        self.write_batches.fetch_add(1, Ordering::Relaxed);
+        self.batched_writes.fetch_add(
+            u64::try_from(reports).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// One group-commit flush of the store that took `took` and made `requests` writes durable.
+    pub fn flushed(&self, took: Duration, requests: u64) {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        self.flush_micros.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self.flushed_requests.fetch_add(requests, Ordering::Relaxed);
     }
 
     /// The text exposition of every metric, with the store's gauges read now.
@@ -148,6 +172,47 @@ impl Metrics {
             get(&self.latency_sum_micros) as f64 / 1e6
         );
         let _ = writeln!(o, "subcap_ingest_duration_seconds_count {count}");
+        let _ = writeln!(
+            o,
+            "# HELP subcap_store_flush_seconds Group-commit flushes of the store (each makes every write before it durable)."
+        );
+        let _ = writeln!(o, "# TYPE subcap_store_flush_seconds summary");
+        let _ = writeln!(
+            o,
+            "subcap_store_flush_seconds_sum {}",
+            get(&self.flush_micros) as f64 / 1e6
+        );
+        let _ = writeln!(o, "subcap_store_flush_seconds_count {}", get(&self.flushes));
+        let _ = writeln!(
+            o,
+            "# HELP subcap_store_flushed_requests_total Requests made durable by group-commit flushes (divide by the flush count for the mean group size)."
+        );
+        let _ = writeln!(o, "# TYPE subcap_store_flushed_requests_total counter");
+        let _ = writeln!(
+            o,
+            "subcap_store_flushed_requests_total {}",
+            get(&self.flushed_requests)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP subcap_store_write_batches_total Store transactions of the report writer (each stores a batch of reports)."
+        );
+        let _ = writeln!(o, "# TYPE subcap_store_write_batches_total counter");
+        let _ = writeln!(
+            o,
+            "subcap_store_write_batches_total {}",
+            get(&self.write_batches)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP subcap_store_batched_reports_total Reports written by the report writer's transactions."
+        );
+        let _ = writeln!(o, "# TYPE subcap_store_batched_reports_total counter");
+        let _ = writeln!(
+            o,
+            "subcap_store_batched_reports_total {}",
+            get(&self.batched_writes)
+        );
         let _ = writeln!(
             o,
             "# HELP subcap_hosts_known Hosts with at least one stored report."

@@ -141,32 +141,58 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// A workspace binary (`subcap-agent`, `subcap-aggregator`), built once per test process.
+/// A workspace binary (`subcap-agent`, `subcap-aggregator`), built once per process in the
+/// profile of the running executable: debug for `cargo test`, release for `cargo bench` (whose
+/// executables live in `target/release`).
 pub fn binary(name: &str) -> PathBuf {
+    // target/<profile>/deps/<this executable> -> target/<profile>/<name>
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile folder")
+        .to_path_buf();
+    let release = dir.file_name().is_some_and(|n| n == "release");
     static BUILD: std::sync::Once = std::sync::Once::new();
     BUILD.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "subcap-agent",
-                "-p",
-                "subcap-aggregator",
-                "--bins",
-            ])
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "subcap-agent",
+            "-p",
+            "subcap-aggregator",
+            "--bins",
+        ]);
+        if release {
+            cmd.arg("--release");
+        }
+        // The variables cargo set for this executable (CARGO_PKG_NAME=subcap-tests, ...) are
+        // watched by build scripts (ring's, with rerun-if-env-changed): left in, they make this
+        // build and the next plain `cargo build` rebuild each other's dependencies every time.
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if k.starts_with("CARGO_PKG_")
+                || k.starts_with("CARGO_MANIFEST_")
+                || matches!(
+                    k.as_ref(),
+                    "CARGO_CRATE_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_TARGET_TMPDIR"
+                        | "OUT_DIR"
+                )
+            {
+                cmd.env_remove(&key);
+            }
+        }
+        let status = cmd
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("run cargo build");
         assert!(status.success(), "cargo build of the binaries failed");
     });
-    // target/<profile>/deps/<this test> -> target/<profile>/<name>
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target profile folder");
     let bin = dir.join(name);
     assert!(bin.exists(), "{} not built", bin.display());
     bin

@@ -44,7 +44,12 @@ pub struct Aggregator {
 
 impl Aggregator {
     pub fn start(config: &Path, port: u16, metrics_port: u16) -> Aggregator {
-        let child = Command::new(binary("subcap-aggregator"))
+        Self::start_binary(&binary("subcap-aggregator"), config, port, metrics_port)
+    }
+
+    /// As [`Aggregator::start`], with the executable `bin` (another build, e.g. with symbols).
+    pub fn start_binary(bin: &Path, config: &Path, port: u16, metrics_port: u16) -> Aggregator {
+        let child = Command::new(bin)
             .args(["serve", "--config"])
             .arg(config)
             .env("RUST_LOG", "warn")

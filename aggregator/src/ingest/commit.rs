@@ -5,12 +5,17 @@
 //! that grows by one per request) and waits until the flusher reports a durable ticket at least as
 //! high. The flusher reads the highest ticket *before* it starts a flush, so every write with a
 //! ticket up to that number had returned before the flush began and is covered by it.
+//!
+//! The flusher is one dedicated thread ([`GroupCommit::start`]): flushes are blocking file I/O, one
+//! at a time, and requests arriving during a flush wait for the next one, which covers them all.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 #[derive(Debug, Clone, Default)]
@@ -21,10 +26,21 @@ struct State {
     failed: Option<(u64, String)>,
 }
 
+/// What wakes the flusher thread.
+#[derive(Debug, Default)]
+struct Wake {
+    /// A ticket was issued since the flusher last looked.
+    pending: bool,
+    /// The flusher should exit.
+    stop: bool,
+}
+
 pub struct GroupCommit {
     store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
     issued: AtomicU64,
-    wake: Notify,
+    wake: Mutex<Wake>,
+    wake_cv: Condvar,
     state: watch::Sender<State>,
 }
 
@@ -32,14 +48,47 @@ pub struct GroupCommit {
 #[error("store flush failed: {0}")]
 pub struct FlushFailed(pub String);
 
+/// The running flusher thread; dropping it stops the thread and waits for it.
+pub struct Flusher {
+    commit: Arc<GroupCommit>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        if let Ok(mut w) = self.commit.wake.lock() {
+            w.stop = true;
+        }
+        self.commit.wake_cv.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 impl GroupCommit {
-    /// A committer over `store`; spawn [`GroupCommit::run`] for it to make progress.
-    pub fn new(store: Arc<dyn Store>) -> Arc<Self> {
+    /// A committer over `store`; [`GroupCommit::start`] its flusher for it to make progress. Each
+    /// flush is counted in `metrics`.
+    pub fn new(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new(GroupCommit {
             store,
+            metrics,
             issued: AtomicU64::new(0),
-            wake: Notify::new(),
+            wake: Mutex::new(Wake::default()),
+            wake_cv: Condvar::new(),
             state: watch::Sender::new(State::default()),
+        })
+    }
+
+    /// Starts the flusher thread.
+    pub fn start(self: &Arc<Self>) -> std::io::Result<Flusher> {
+        let commit = Arc::clone(self);
+        let thread = std::thread::Builder::new()
+            .name("group-commit".into())
+            .spawn(move || commit.run())?;
+        Ok(Flusher {
+            commit: Arc::clone(self),
+            thread: Some(thread),
         })
     }
 
@@ -47,7 +96,7 @@ impl GroupCommit {
     pub async fn durable(&self) -> Result<(), FlushFailed> {
         let ticket = self.issued.fetch_add(1, Ordering::AcqRel) + 1;
         let mut rx = self.state.subscribe();
-        self.wake.notify_one();
+        self.poke();
         loop {
             {
                 let s = rx.borrow_and_update();
@@ -66,35 +115,96 @@ impl GroupCommit {
         }
     }
 
+    /// Tells the flusher a ticket was issued (a wake-up only when it did not know yet).
+    fn poke(&self) {
+        match self.wake.lock() {
+            Ok(mut w) if !w.pending => {
+                w.pending = true;
+                self.wake_cv.notify_one();
+            }
+            Ok(_) => {}
+            Err(_) => self.wake_cv.notify_one(),
+        }
+    }
+
+    /// Blocks until a ticket was issued since the last call; false when the flusher should stop.
+    fn wait_for_work(&self) -> bool {
+        let Ok(mut w) = self.wake.lock() else {
+            return false;
+        };
+        while !w.pending && !w.stop {
+            w = match self.wake_cv.wait(w) {
+                Ok(w) => w,
+                Err(_) => return false,
+            };
+        }
+        w.pending = false;
+        !w.stop
+    }
+
     /// The flusher: one flush at a time, each covering every ticket issued before it began.
     /// After a failed flush it waits for a new request before trying again.
-    pub async fn run(self: Arc<Self>) {
+    fn run(&self) {
         let mut last_failed = 0;
-        loop {
+        while self.wait_for_work() {
             let target = self.issued.load(Ordering::Acquire);
             if target <= self.state.borrow().durable || target <= last_failed {
-                self.wake.notified().await;
                 continue;
             }
-            let store = Arc::clone(&self.store);
-            let result = tokio::task::spawn_blocking(move || store.sync()).await;
-            match result {
-                Ok(Ok(())) => self
-                    .state
-                    .send_modify(|s| s.durable = s.durable.max(target)),
-                Ok(Err(e)) => {
+            let started = Instant::now();
+            match self.store.sync() {
+                Ok(()) => {
+                    let before = self.state.borrow().durable;
+                    self.metrics
+                        .flushed(started.elapsed(), target.saturating_sub(before));
+                    self.state
+                        .send_modify(|s| s.durable = s.durable.max(target));
+                }
+                Err(e) => {
                     last_failed = target;
                     tracing::error!(error = %e, "store flush failed; requests waiting on it are refused");
                     self.state
                         .send_modify(|s| s.failed = Some((target, e.to_string())));
                 }
-                Err(e) => {
-                    last_failed = target;
-                    tracing::error!(error = %e, "store flush task failed");
-                    self.state
-                        .send_modify(|s| s.failed = Some((target, e.to_string())));
-                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SledStore;
+
+    #[tokio::test]
+    async fn acknowledgements_wait_for_a_flush_and_the_flusher_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let metrics = Metrics::new();
+        let commit = GroupCommit::new(Arc::clone(&store), Arc::clone(&metrics));
+        let flusher = commit.start().unwrap();
+        let waits: Vec<_> = (0..20)
+            .map(|_| {
+                let c = Arc::clone(&commit);
+                tokio::spawn(async move { c.durable().await })
+            })
+            .collect();
+        for w in waits {
+            w.await.unwrap().unwrap();
+        }
+        let text = metrics.render(store.as_ref());
+        let count = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+                .unwrap()
+        };
+        assert!(count("subcap_store_flush_seconds_count") >= 1.0, "{text}");
+        assert_eq!(count("subcap_store_flushed_requests_total"), 20.0, "{text}");
+        drop(flusher);
+        assert_eq!(
+            Arc::strong_count(&commit),
+            1,
+            "the thread let go of the committer"
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! Ingest: checks an incoming report (pure validation), and makes stored reports durable before
-//! they are acknowledged (group commit).
+//! Ingest: checks an incoming report (pure validation), stores reports in batches (one writer
+//! thread), and makes stored reports durable before they are acknowledged (group commit).
 
 pub mod commit;
 pub mod validate;
+pub mod writer;

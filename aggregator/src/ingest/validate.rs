@@ -3,6 +3,7 @@
 //! Pure: `now` is a parameter. The first problem found is returned with the dotted path of the
 //! field (`report.topology.sockets`), which the server sends back as INVALID_ARGUMENT.
 
+use std::fmt::Display;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use subcap_proto::v1 as pb;
@@ -37,9 +38,9 @@ pub struct FieldError {
     pub problem: String,
 }
 
-fn err<T>(field: impl Into<String>, problem: impl Into<String>) -> Result<T, FieldError> {
+fn err<T>(field: impl Display, problem: impl Into<String>) -> Result<T, FieldError> {
     Err(FieldError {
-        field: field.into(),
+        field: field.to_string(),
         problem: problem.into(),
     })
 }
@@ -53,7 +54,8 @@ pub fn host_key(identity: &pb::HostIdentity) -> String {
     }
 }
 
-/// Checks every field of `r`; `now` bounds the collection time.
+/// Checks every field of `r`; `now` bounds the collection time. Field paths are formatted only
+/// for the error (the checks take `format_args!`), so a valid report costs no allocation per field.
 pub fn validate(r: &pb::HostReport, now: SystemTime) -> Result<(), FieldError> {
     report_id("report.report_id", &r.report_id)?;
     let Some(at) = &r.collected_at else {
@@ -80,7 +82,7 @@ pub fn validate(r: &pb::HostReport, now: SystemTime) -> Result<(), FieldError> {
     )?;
     for (i, inst) in r.ibm_installs.iter().enumerate() {
         let f = format!("report.ibm_installs[{i}]");
-        word::<Signature>(&format!("{f}.signature"), &inst.signature, false)?;
+        word::<Signature>(format_args!("{f}.signature"), &inst.signature, false)?;
         for (name, v) in [
             ("product_name", &inst.product_name),
             ("version", &inst.version),
@@ -89,7 +91,7 @@ pub fn validate(r: &pb::HostReport, now: SystemTime) -> Result<(), FieldError> {
             ("install_path", &inst.install_path),
             ("source", &inst.source),
         ] {
-            text(&format!("{f}.{name}"), v, limits::TEXT)?;
+            text(format_args!("{f}.{name}"), v, limits::TEXT)?;
         }
     }
     if let Some(a) = &r.ilmt_agent {
@@ -109,7 +111,7 @@ pub fn validate(r: &pb::HostReport, now: SystemTime) -> Result<(), FieldError> {
             ("last_upload", &a.last_upload),
         ] {
             if let Some(t) = t {
-                timestamp(&format!("report.ilmt_agent.{name}"), t, now)?;
+                timestamp(format_args!("report.ilmt_agent.{name}"), t, now)?;
             }
         }
         evidence("report.ilmt_agent.evidence", &a.evidence)?;
@@ -117,16 +119,16 @@ pub fn validate(r: &pb::HostReport, now: SystemTime) -> Result<(), FieldError> {
     count("report.warnings", r.warnings.len(), limits::WARNINGS)?;
     for (i, w) in r.warnings.iter().enumerate() {
         text(
-            &format!("report.warnings[{i}].collector"),
+            format_args!("report.warnings[{i}].collector"),
             &w.collector,
             limits::TEXT,
         )?;
         text(
-            &format!("report.warnings[{i}].source"),
+            format_args!("report.warnings[{i}].source"),
             &w.source,
             limits::TEXT,
         )?;
-        long_text(&format!("report.warnings[{i}].message"), &w.message)?;
+        long_text(format_args!("report.warnings[{i}].message"), &w.message)?;
     }
     Ok(())
 }
@@ -152,7 +154,7 @@ fn identity(id: &pb::HostIdentity) -> Result<(), FieldError> {
         ("architecture", &id.architecture),
         ("bigfix_computer_id", &id.bigfix_computer_id),
     ] {
-        text(&format!("report.identity.{name}"), v, limits::TEXT)?;
+        text(format_args!("report.identity.{name}"), v, limits::TEXT)?;
     }
     count(
         "report.identity.ip_addresses",
@@ -200,7 +202,7 @@ fn topology(t: &pb::Topology) -> Result<(), FieldError> {
         ("cpu_model", &t.cpu_model),
         ("cpu_stepping", &t.cpu_stepping),
     ] {
-        text(&format!("report.topology.{name}"), v, limits::TEXT)?;
+        text(format_args!("report.topology.{name}"), v, limits::TEXT)?;
     }
     if let Some(p) = &t.power_lpar {
         if !matches!(p.sharing.as_str(), "" | "shared" | "dedicated") {
@@ -223,7 +225,7 @@ fn topology(t: &pb::Topology) -> Result<(), FieldError> {
             ("guest_name", &z.guest_name),
             ("control_program", &z.control_program),
         ] {
-            text(&format!("report.topology.s390.{name}"), v, limits::TEXT)?;
+            text(format_args!("report.topology.s390.{name}"), v, limits::TEXT)?;
         }
     }
     if let Some(c) = &t.cpu_limit {
@@ -257,15 +259,15 @@ fn virtualization(v: &pb::Virtualization) -> Result<(), FieldError> {
     )?;
     for (i, l) in v.layers.iter().enumerate() {
         let f = format!("report.virtualization.layers[{i}]");
-        word::<VirtKind>(&format!("{f}.kind"), &l.kind, false)?;
-        word::<Technology>(&format!("{f}.technology"), &l.technology, false)?;
+        word::<VirtKind>(format_args!("{f}.kind"), &l.kind, false)?;
+        word::<Technology>(format_args!("{f}.technology"), &l.technology, false)?;
         count(
-            &format!("{f}.decided_by"),
+            format_args!("{f}.decided_by"),
             l.decided_by.len(),
             limits::DECIDED_BY,
         )?;
         for (j, d) in l.decided_by.iter().enumerate() {
-            text(&format!("{f}.decided_by[{j}]"), d, limits::TEXT)?;
+            text(format_args!("{f}.decided_by[{j}]"), d, limits::TEXT)?;
         }
     }
     evidence("report.virtualization.evidence", &v.evidence)
@@ -274,13 +276,13 @@ fn virtualization(v: &pb::Virtualization) -> Result<(), FieldError> {
 fn evidence(field: &str, list: &[pb::Evidence]) -> Result<(), FieldError> {
     count(field, list.len(), limits::EVIDENCE)?;
     for (i, e) in list.iter().enumerate() {
-        text(&format!("{field}[{i}].source"), &e.source, limits::TEXT)?;
-        long_text(&format!("{field}[{i}].value"), &e.value)?;
+        text(format_args!("{field}[{i}].source"), &e.source, limits::TEXT)?;
+        long_text(format_args!("{field}[{i}].value"), &e.value)?;
     }
     Ok(())
 }
 
-fn count(field: &str, n: usize, max: usize) -> Result<(), FieldError> {
+fn count(field: impl Display, n: usize, max: usize) -> Result<(), FieldError> {
     if n > max {
         return err(field, format!("{n} entries exceed the limit of {max}"));
     }
@@ -288,7 +290,7 @@ fn count(field: &str, n: usize, max: usize) -> Result<(), FieldError> {
 }
 
 /// One-line text: bounded, no control characters.
-fn text(field: &str, v: &str, max: usize) -> Result<(), FieldError> {
+fn text(field: impl Display, v: &str, max: usize) -> Result<(), FieldError> {
     if v.len() > max {
         return err(
             field,
@@ -305,7 +307,7 @@ fn text(field: &str, v: &str, max: usize) -> Result<(), FieldError> {
 }
 
 /// Multi-line text (evidence values, messages): bounded, tabs and newlines allowed.
-fn long_text(field: &str, v: &str) -> Result<(), FieldError> {
+fn long_text(field: impl Display, v: &str) -> Result<(), FieldError> {
     if v.len() > limits::LONG_TEXT {
         return err(
             field,
@@ -328,7 +330,7 @@ fn long_text(field: &str, v: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn report_id(field: &str, v: &str) -> Result<(), FieldError> {
+fn report_id(field: impl Display, v: &str) -> Result<(), FieldError> {
     if v.is_empty() {
         return err(field, "missing");
     }
@@ -343,7 +345,7 @@ fn report_id(field: &str, v: &str) -> Result<(), FieldError> {
 }
 
 /// A DNS-style host name: labels of letters, digits, '-' and '_', at most 253 bytes.
-fn host_name(field: &str, v: &str) -> Result<(), FieldError> {
+fn host_name(field: impl Display, v: &str) -> Result<(), FieldError> {
     let ok = v.len() <= 253
         && v.split('.').all(|l| {
             !l.is_empty()
@@ -358,7 +360,7 @@ fn host_name(field: &str, v: &str) -> Result<(), FieldError> {
 }
 
 fn word<W: std::str::FromStr<Err = subcap_proto::vocab::UnknownWord>>(
-    field: &str,
+    field: impl Display,
     v: &str,
     may_be_empty: bool,
 ) -> Result<(), FieldError> {
@@ -375,7 +377,11 @@ fn word<W: std::str::FromStr<Err = subcap_proto::vocab::UnknownWord>>(
     })
 }
 
-fn timestamp(field: &str, t: &pbjson_types::Timestamp, now: SystemTime) -> Result<(), FieldError> {
+fn timestamp(
+    field: impl Display,
+    t: &pbjson_types::Timestamp,
+    now: SystemTime,
+) -> Result<(), FieldError> {
     if !(0..1_000_000_000).contains(&t.nanos) {
         return err(field, format!("nanos {} out of range", t.nanos));
     }

@@ -25,6 +25,7 @@ use tonic::{Request, Response, Status};
 use crate::config::{Config, IdentityBinding, Limits, Retention};
 use crate::ingest::commit::GroupCommit;
 use crate::ingest::validate;
+use crate::ingest::writer::Writer;
 use crate::metrics::{self, Metrics, Refusal};
 use crate::store::{ImportRecord, PutOutcome, SledStore, Store, StoreError};
 use tls::{Role, Roles};
@@ -42,11 +43,15 @@ pub enum ServeError {
     },
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("start a store thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// What the services share.
 struct Shared {
     store: Arc<dyn Store>,
+    /// Stores reports in batches, one thread.
+    writer: Writer,
     commit: Arc<GroupCommit>,
     roles: Roles,
     binding: IdentityBinding,
@@ -130,7 +135,8 @@ async fn submit(
             Refusal::InvalidArgument,
         )
     })?;
-    let identity = report.identity.clone().unwrap_or_default();
+    let no_identity = pb::HostIdentity::default();
+    let identity = report.identity.as_ref().unwrap_or(&no_identity);
     if s.binding == IdentityBinding::Strict {
         let leaf = certs.first().ok_or_else(|| {
             (
@@ -152,25 +158,11 @@ async fn submit(
             ));
         }
     }
-    let host_key = validate::host_key(&identity);
-    let store = Arc::clone(&s.store);
+    let host_key = validate::host_key(identity);
     let report_id = report.report_id.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        store.put_report(&host_key, &report, SystemTime::now())
-    })
-    .await
-    .map_err(|e| {
-        (
-            Status::internal(format!("store task: {e}")),
-            Refusal::Unavailable,
-        )
-    })?
-    .map_err(|e| {
+    let outcome = s.writer.put(host_key, report).await.map_err(|e| {
         tracing::error!(error = %e, %report_id, "store write failed");
-        (
-            Status::unavailable(format!("store write failed: {e}")),
-            Refusal::Unavailable,
-        )
+        (Status::unavailable(e.to_string()), Refusal::Unavailable)
     })?;
     s.commit
         .durable()
@@ -490,7 +482,10 @@ impl Aggregator {
             &config.tls.agent_ca,
             &config.tls.operator_ca,
         )?;
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir)?);
+        let store: Arc<dyn Store> = Arc::new(SledStore::open_with_cache(
+            &config.data_dir,
+            config.store.cache_bytes(),
+        )?);
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -506,12 +501,15 @@ impl Aggregator {
             ),
             None => None,
         };
+        let metrics = Metrics::new();
         let shared = Arc::new(Shared {
-            commit: GroupCommit::new(Arc::clone(&store)),
+            writer: Writer::start(Arc::clone(&store), Arc::clone(&metrics))
+                .map_err(ServeError::Thread)?,
+            commit: GroupCommit::new(Arc::clone(&store), Arc::clone(&metrics)),
             store,
             roles,
             binding: config.tls.identity_binding,
-            metrics: Metrics::new(),
+            metrics,
             requests: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
         });
         Ok(Aggregator {
@@ -548,7 +546,7 @@ impl Aggregator {
             limits,
             retention,
         } = self;
-        tokio::spawn(Arc::clone(&shared.commit).run());
+        let flusher = shared.commit.start().map_err(ServeError::Thread)?;
         tokio::spawn(retention_task(Arc::clone(&shared.store), retention));
         if let Some(l) = metrics_listener {
             tokio::spawn(metrics::serve(
@@ -595,6 +593,8 @@ impl Aggregator {
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await;
         accept.abort();
+        shared.writer.stop().await;
+        drop(flusher);
         shared.store.sync()?;
         tracing::info!("aggregator stopped; store flushed");
         result.map_err(ServeError::from)

@@ -3,8 +3,10 @@
 //!
 //! rustls with the `ring` provider; TLS 1.2 and 1.3 with rustls's safe defaults; ALPN `h2` only.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::danger::ClientCertVerifier;
@@ -104,10 +106,21 @@ fn verifier(
         })
 }
 
+/// How long a verified certificate chain's role is remembered before it is verified again (so a
+/// certificate that expires is refused within this time, as a new connection would be).
+const ROLE_TTL: Duration = Duration::from_secs(60);
+/// Most chains remembered; when full, the memory is cleared (a cache miss only costs a verification).
+const ROLE_CACHE_MAX: usize = 4096;
+
 /// The two CA roles, checked against a peer's certificate chain after the handshake.
+///
+/// Verifying a chain is a signature check (tens of microseconds with ECDSA P-256), and every
+/// request asks for its role: a verified chain's role is remembered for [`ROLE_TTL`], keyed by the
+/// chain's exact bytes. Chains that no CA vouches for are never remembered.
 pub struct Roles {
     agent: Arc<dyn ClientCertVerifier>,
     operator: Arc<dyn ClientCertVerifier>,
+    verified: Mutex<HashMap<Vec<u8>, (Role, Instant)>>,
 }
 
 impl std::fmt::Debug for Roles {
@@ -116,10 +129,41 @@ impl std::fmt::Debug for Roles {
     }
 }
 
+/// The cache key of a chain: each certificate's length (4 bytes, big-endian) and bytes.
+fn chain_key(chain: &[CertificateDer<'_>]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(chain.iter().map(|c| c.len() + 4).sum());
+    for c in chain {
+        key.extend_from_slice(&u32::try_from(c.len()).unwrap_or(u32::MAX).to_be_bytes());
+        key.extend_from_slice(c);
+    }
+    key
+}
+
 impl Roles {
     /// The role `chain` (leaf first) grants, verified against each CA in turn. Operators first: a
     /// certificate chaining to both (a misconfiguration) is an operator, never silently an agent.
     pub fn role_of(&self, chain: &[CertificateDer<'_>]) -> Option<Role> {
+        let key = chain_key(chain);
+        let now = Instant::now();
+        if let Ok(cache) = self.verified.lock() {
+            if let Some((role, at)) = cache.get(&key) {
+                if now.duration_since(*at) < ROLE_TTL {
+                    return Some(*role);
+                }
+            }
+        }
+        let role = self.verify(chain)?;
+        if let Ok(mut cache) = self.verified.lock() {
+            if cache.len() >= ROLE_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(key, (role, now));
+        }
+        Some(role)
+    }
+
+    /// [`Roles::role_of`] without the memory: a full verification now.
+    fn verify(&self, chain: &[CertificateDer<'_>]) -> Option<Role> {
         let (leaf, intermediates) = chain.split_first()?;
         let now = UnixTime::now();
         if self
@@ -179,6 +223,7 @@ pub fn server_config(
     let roles = Roles {
         agent: verifier(roots(&agent_certs, "agent_ca")?, "agent_ca")?,
         operator: verifier(roots(&operator_certs, "operator_ca")?, "operator_ca")?,
+        verified: Mutex::new(HashMap::new()),
     };
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -194,4 +239,28 @@ pub fn server_config(
         })?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok((config, roles))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_keys_tell_chains_apart() {
+        let a = CertificateDer::from(vec![1u8, 2]);
+        let b = CertificateDer::from(vec![3u8]);
+        let ab = CertificateDer::from(vec![1u8, 2, 3]);
+        let keys = [
+            chain_key(std::slice::from_ref(&a)),
+            chain_key(&[a.clone(), b.clone()]),
+            chain_key(&[ab]),
+            chain_key(&[b, a]),
+            chain_key(&[]),
+        ];
+        for (i, x) in keys.iter().enumerate() {
+            for y in &keys[i + 1..] {
+                assert_ne!(x, y);
+            }
+        }
+    }
 }

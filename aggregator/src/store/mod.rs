@@ -22,6 +22,8 @@ pub enum StoreError {
     Corrupt { tree: &'static str, problem: String },
     #[error("store: schema version {found} is not {expected}; this binary cannot read it")]
     Schema { found: String, expected: String },
+    #[error("store: internal error: {0}")]
+    Internal(&'static str),
 }
 
 /// What storing a report did.
@@ -57,16 +59,37 @@ pub struct ImportRecord {
     pub format_version: Option<String>,
 }
 
+/// One report to store: for host `host_key`, received at `received_at`.
+#[derive(Debug, Clone, Copy)]
+pub struct Put<'a> {
+    pub host_key: &'a str,
+    pub report: &'a pb::HostReport,
+    pub received_at: SystemTime,
+}
+
 /// Where reports are kept: latest per host, per-host history by collection time, report-id index.
 pub trait Store: Send + Sync + 'static {
-    /// Stores `report` for `host_key` unless its report id is already stored (then nothing changes).
-    /// Atomic: report, history and latest-per-host change together or not at all. Not yet durable.
+    /// Stores each report of `batch` for its host unless its report id is already stored (then
+    /// nothing changes for it), in order: one outcome per report. Atomic: the whole batch (each
+    /// report's body, history entry and latest-per-host) is stored, or none of it. Not yet durable.
+    fn put_reports(&self, batch: &[Put<'_>]) -> Result<Vec<PutOutcome>, StoreError>;
+    /// [`Store::put_reports`] with one report.
     fn put_report(
         &self,
         host_key: &str,
         report: &pb::HostReport,
         received_at: SystemTime,
-    ) -> Result<PutOutcome, StoreError>;
+    ) -> Result<PutOutcome, StoreError> {
+        let outcomes = self.put_reports(&[Put {
+            host_key,
+            report,
+            received_at,
+        }])?;
+        outcomes
+            .into_iter()
+            .next()
+            .ok_or(StoreError::Internal("a batch of one gave no outcome"))
+    }
     /// Makes every write that returned before this call durable on disk.
     fn sync(&self) -> Result<(), StoreError>;
     /// A stored report by id, with when it was received.

@@ -1,15 +1,23 @@
 //! The sled backend of [`Store`].
 //!
 //! Trees and keys, chosen for the queries ops run:
-//! - `reports`:  `report_id` -> received_at (8 bytes BE nanos) ++ HostReport (protobuf). The
-//!   report-id index: idempotency and "show me report X".
+//! - `ids`:      `report_id` -> body number (8 bytes BE) ++ received_at (8 bytes BE nanos). The
+//!   report-id index: idempotency and "show me report X". Small entries, so the whole index stays
+//!   in a small cache although report ids are random.
+//! - `bodies`:   body number (8 bytes BE) -> HostReport (protobuf). Numbers grow with arrival
+//!   (sled's `generate_id`), so new bodies are appended at the end of the tree: writing one
+//!   touches only the last leaf, and old bodies are not needed in memory.
 //! - `history`:  `host_key` 0x00 collected_at (8 bytes BE nanos) `report_id` -> received_at. One
 //!   host's reports by time is a prefix scan, newest first by scanning it backwards.
 //! - `latest`:   `host_key` -> HostSummary (protobuf). Listing hosts pages through this tree alone.
 //! - `imports`:  import id (8 bytes BE) -> ImportRecord (JSON) ++ 0x00 ++ Import (JSON). Dated, never
 //!   overwritten; ids from sled's persistent counter.
 //! - `import_sha`: SHA-256 hex -> import id: the same file imported twice is stored once.
-//! - `meta`:     `schema` -> "1".
+//! - `meta`:     `schema` -> "2".
+//!
+//! Schema 1 kept each body under its (random) report id in a `reports` tree; every write then
+//! touched a random leaf of large values, which needed the whole tree in memory to stay fast.
+//! [`SledStore::open`] migrates a schema-1 store.
 //!
 //! Host keys never hold 0x00 (validation allows only host-name characters), so the separator is safe.
 
@@ -21,14 +29,15 @@ use prost::Message;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use subcap_proto::v1 as pb;
 
-use super::{HistoryEntry, ImportRecord, PutOutcome, Store, StoreError};
+use super::{HistoryEntry, ImportRecord, Put, PutOutcome, Store, StoreError};
 use crate::ilmt::Import;
 
-const SCHEMA: &str = "1";
+const SCHEMA: &str = "2";
 
 pub struct SledStore {
     db: sled::Db,
-    reports: sled::Tree,
+    ids: sled::Tree,
+    bodies: sled::Tree,
     history: sled::Tree,
     latest: sled::Tree,
     imports: sled::Tree,
@@ -36,12 +45,22 @@ pub struct SledStore {
     hosts: AtomicUsize,
 }
 
+/// Memory sled may use for its page cache unless configured: enough for the hot part of a
+/// 100,000-host store (host list, history keys, report-id index: about 0.5 KiB per host).
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 impl SledStore {
-    /// Opens (or creates) the store in directory `path`.
+    /// Opens (or creates) the store in directory `path` with the default cache.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store in directory `path`; sled caches at most `cache_bytes` of it.
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
+            .cache_capacity(cache_bytes)
             .open()
             .map_err(|source| StoreError::Open {
                 path: path.display().to_string(),
@@ -53,6 +72,7 @@ impl SledStore {
                 meta.insert("schema", SCHEMA)?;
             }
             Some(v) if v.as_ref() == SCHEMA.as_bytes() => {}
+            Some(v) if v.as_ref() == b"1" => migrate_from_1(&db)?,
             Some(v) => {
                 return Err(StoreError::Schema {
                     found: String::from_utf8_lossy(&v).into_owned(),
@@ -60,10 +80,15 @@ impl SledStore {
                 })
             }
         }
+        // A migration that stopped after recording schema 2 may have left the old tree.
+        if db.tree_names().iter().any(|n| n.as_ref() == b"reports") {
+            db.drop_tree("reports")?;
+        }
         let latest = db.open_tree("latest")?;
         let hosts = AtomicUsize::new(latest.len());
         Ok(SledStore {
-            reports: db.open_tree("reports")?,
+            ids: db.open_tree("ids")?,
+            bodies: db.open_tree("bodies")?,
             history: db.open_tree("history")?,
             latest,
             imports: db.open_tree("imports")?,
@@ -72,6 +97,48 @@ impl SledStore {
             db,
         })
     }
+}
+
+/// Schema 1 -> 2: each `reports` entry (`report_id` -> received_at ++ body) becomes an `ids` entry
+/// and a `bodies` entry. Reports already moved (a migration interrupted before) are skipped, so it
+/// can run again; the schema is recorded as 2 only once every report is moved.
+fn migrate_from_1(db: &sled::Db) -> Result<(), StoreError> {
+    let old = db.open_tree("reports")?;
+    let ids = db.open_tree("ids")?;
+    let bodies = db.open_tree("bodies")?;
+    let mut moved = 0usize;
+    for item in old.iter() {
+        let (id, v) = item?;
+        if ids.contains_key(&id)? {
+            continue;
+        }
+        let at = read_u64("reports", &v)?;
+        let n = db.generate_id()?;
+        bodies.insert(n.to_be_bytes(), v.get(8..).unwrap_or_default())?;
+        ids.insert(id, &id_entry(n, at)[..])?;
+        moved += 1;
+    }
+    db.flush()?;
+    db.open_tree("meta")?.insert("schema", SCHEMA)?;
+    db.flush()?;
+    db.drop_tree("reports")?;
+    tracing::info!(reports = moved, "store migrated from schema 1 to 2");
+    Ok(())
+}
+
+/// An `ids` value: body number and received_at, both 8 bytes big-endian.
+fn id_entry(body: u64, received: u64) -> [u8; 16] {
+    let mut v = [0u8; 16];
+    v[..8].copy_from_slice(&body.to_be_bytes());
+    v[8..].copy_from_slice(&received.to_be_bytes());
+    v
+}
+
+/// An `ids` value read back: (body number, received_at nanos).
+fn read_id_entry(v: &[u8]) -> Result<(u64, u64), StoreError> {
+    let body = read_u64("ids", v)?;
+    let received = read_u64("ids", v.get(8..).unwrap_or_default())?;
+    Ok((body, received))
 }
 
 pub(crate) fn nanos(t: SystemTime) -> u64 {
@@ -139,18 +206,20 @@ fn read_u64(tree: &'static str, v: &[u8]) -> Result<u64, StoreError> {
 }
 
 fn summary(host_key: &str, r: &pb::HostReport, received_at: SystemTime) -> pb::HostSummary {
-    let id = r.identity.clone().unwrap_or_default();
-    let v = r.virtualization.clone().unwrap_or_default();
+    // Only the few strings it needs are copied (not the identity's or verdict's evidence).
+    let id = r.identity.as_ref();
+    let v = r.virtualization.as_ref();
+    let copy = |s: Option<&String>| s.cloned().unwrap_or_default();
     pb::HostSummary {
         host_key: host_key.to_string(),
-        hostname: id.hostname,
-        fqdn: id.fqdn,
+        hostname: copy(id.map(|i| &i.hostname)),
+        fqdn: copy(id.map(|i| &i.fqdn)),
         last_report_id: r.report_id.clone(),
         last_collected_at: r.collected_at,
         last_received_at: Some(timestamp(received_at)),
-        kind: v.kind,
-        technology: v.technology,
-        cloud: v.cloud,
+        kind: copy(v.map(|v| &v.kind)),
+        technology: copy(v.map(|v| &v.technology)),
+        cloud: copy(v.map(|v| &v.cloud)),
         ibm_installs: u32::try_from(r.ibm_installs.len()).unwrap_or(u32::MAX),
     }
 }
@@ -176,58 +245,115 @@ fn decode_summary(v: &[u8]) -> Result<pb::HostSummary, StoreError> {
     })
 }
 
-impl Store for SledStore {
-    fn put_report(
-        &self,
-        host_key: &str,
-        report: &pb::HostReport,
-        received_at: SystemTime,
-    ) -> Result<PutOutcome, StoreError> {
-        let id = report.report_id.as_str();
-        let collected = report.collected_at.as_ref().map(ts_nanos).unwrap_or(0);
-        let mut body = Vec::with_capacity(8 + report.encoded_len());
-        body.extend_from_slice(&nanos(received_at).to_be_bytes());
-        report.encode(&mut body).map_err(|e| StoreError::Corrupt {
-            tree: "reports",
-            problem: e.to_string(),
-        })?;
-        let hkey = history_key(host_key, collected, id);
-        let new_summary = summary(host_key, report, received_at).encode_to_vec();
+/// One report of a batch, encoded before the transaction (which may run more than once).
+struct Prepared<'a> {
+    host_key: &'a str,
+    id: &'a str,
+    collected: u64,
+    received: [u8; 8],
+    received_at: SystemTime,
+    /// The `bodies` key and the `ids` value.
+    number: [u8; 8],
+    id_entry: [u8; 16],
+    body: Vec<u8>,
+    history_key: Vec<u8>,
+    summary: Vec<u8>,
+}
 
-        let result = (&self.reports, &self.history, &self.latest).transaction(
-            |(reports, history, latest)| {
-                if let Some(old) = reports.get(id)? {
-                    let at =
-                        read_u64("reports", &old).map_err(ConflictableTransactionError::Abort)?;
-                    return Ok((
-                        PutOutcome::Duplicate {
-                            received_at: from_nanos(at),
-                        },
-                        false,
-                    ));
-                }
-                reports.insert(id.as_bytes(), body.as_slice())?;
-                history.insert(hkey.as_slice(), &nanos(received_at).to_be_bytes()[..])?;
-                let previous = latest.get(host_key)?;
-                let newer = match &previous {
-                    None => true,
-                    Some(v) => {
-                        let s = decode_summary(v).map_err(ConflictableTransactionError::Abort)?;
-                        s.last_collected_at.as_ref().map(ts_nanos).unwrap_or(0) <= collected
-                    }
-                };
-                if newer {
-                    latest.insert(host_key.as_bytes(), new_summary.as_slice())?;
-                }
-                Ok((PutOutcome::Stored { received_at }, previous.is_none()))
+fn prepare<'a>(put: &Put<'a>, number: u64) -> Prepared<'a> {
+    let report = put.report;
+    let id = report.report_id.as_str();
+    let collected = report.collected_at.as_ref().map(ts_nanos).unwrap_or(0);
+    let received = nanos(put.received_at);
+    Prepared {
+        host_key: put.host_key,
+        id,
+        collected,
+        received: received.to_be_bytes(),
+        received_at: put.received_at,
+        number: number.to_be_bytes(),
+        id_entry: id_entry(number, received),
+        body: report.encode_to_vec(),
+        history_key: history_key(put.host_key, collected, id),
+        summary: summary(put.host_key, report, put.received_at).encode_to_vec(),
+    }
+}
+
+type Trees = sled::transaction::TransactionalTree;
+
+/// Stores one prepared report inside a transaction; returns its outcome and whether its host is
+/// new. Reads see the transaction's own earlier writes, so a batch may hold the same report id or
+/// host twice.
+fn put_in(
+    (ids, bodies, history, latest): (&Trees, &Trees, &Trees, &Trees),
+    p: &Prepared<'_>,
+) -> Result<(PutOutcome, bool), ConflictableTransactionError<StoreError>> {
+    if let Some(old) = ids.get(p.id)? {
+        let (_, at) = read_id_entry(&old).map_err(ConflictableTransactionError::Abort)?;
+        return Ok((
+            PutOutcome::Duplicate {
+                received_at: from_nanos(at),
             },
-        );
+            false,
+        ));
+    }
+    ids.insert(p.id.as_bytes(), &p.id_entry[..])?;
+    bodies.insert(&p.number[..], p.body.as_slice())?;
+    history.insert(p.history_key.as_slice(), &p.received[..])?;
+    let previous = latest.get(p.host_key)?;
+    let newer = match &previous {
+        None => true,
+        Some(v) => {
+            let s = decode_summary(v).map_err(ConflictableTransactionError::Abort)?;
+            s.last_collected_at.as_ref().map(ts_nanos).unwrap_or(0) <= p.collected
+        }
+    };
+    if newer {
+        latest.insert(p.host_key.as_bytes(), p.summary.as_slice())?;
+    }
+    Ok((
+        PutOutcome::Stored {
+            received_at: p.received_at,
+        },
+        previous.is_none(),
+    ))
+}
+
+impl SledStore {
+    /// Deletes a report's id entry, then its body (a crash in between leaves an unreachable body,
+    /// never an id without its body). False when the id was not stored.
+    fn remove_report(&self, report_id: &str) -> Result<bool, StoreError> {
+        let Some(v) = self.ids.remove(report_id.as_bytes())? else {
+            return Ok(false);
+        };
+        let (number, _) = read_id_entry(&v)?;
+        self.bodies.remove(number.to_be_bytes())?;
+        Ok(true)
+    }
+}
+
+impl Store for SledStore {
+    fn put_reports(&self, batch: &[Put<'_>]) -> Result<Vec<PutOutcome>, StoreError> {
+        let prepared = batch
+            .iter()
+            .map(|p| Ok(prepare(p, self.db.generate_id()?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let trees = (&self.ids, &self.bodies, &self.history, &self.latest);
+        let result = trees.transaction(|(i, b, h, l)| {
+            let trees = (i, b, h, l);
+            let mut outcomes = Vec::with_capacity(prepared.len());
+            let mut new_hosts = 0;
+            for p in &prepared {
+                let (outcome, new_host) = put_in(trees, p)?;
+                outcomes.push(outcome);
+                new_hosts += usize::from(new_host);
+            }
+            Ok((outcomes, new_hosts))
+        });
         match result {
-            Ok((outcome, new_host)) => {
-                if new_host {
-                    self.hosts.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(outcome)
+            Ok((outcomes, new_hosts)) => {
+                self.hosts.fetch_add(new_hosts, Ordering::Relaxed);
+                Ok(outcomes)
             }
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
@@ -240,12 +366,18 @@ impl Store for SledStore {
     }
 
     fn report(&self, report_id: &str) -> Result<Option<(pb::HostReport, SystemTime)>, StoreError> {
-        let Some(v) = self.reports.get(report_id)? else {
+        let Some(v) = self.ids.get(report_id)? else {
             return Ok(None);
         };
-        let at = read_u64("reports", &v)?;
-        let r = pb::HostReport::decode(&v[8..]).map_err(|e| StoreError::Corrupt {
-            tree: "reports",
+        let (number, at) = read_id_entry(&v)?;
+        let Some(body) = self.bodies.get(number.to_be_bytes())? else {
+            return Err(StoreError::Corrupt {
+                tree: "bodies",
+                problem: format!("{report_id}: body {number} is missing"),
+            });
+        };
+        let r = pb::HostReport::decode(body.as_ref()).map_err(|e| StoreError::Corrupt {
+            tree: "bodies",
             problem: format!("{report_id}: {e}"),
         })?;
         Ok(Some((r, from_nanos(at))))
@@ -311,7 +443,7 @@ impl Store for SledStore {
                 if collected >= cutoff {
                     break;
                 }
-                if id != latest_id && self.reports.remove(id.as_bytes())?.is_some() {
+                if id != latest_id && self.remove_report(&id)? {
                     deleted += 1;
                 }
             }
@@ -334,7 +466,7 @@ impl Store for SledStore {
                 }
                 if id != latest_id {
                     self.history.remove(&k)?;
-                    self.reports.remove(id.as_bytes())?;
+                    self.remove_report(&id)?;
                     deleted += 1;
                 }
             }
@@ -564,5 +696,119 @@ mod tests {
         let (_, back) = s.import(all[0].id).unwrap().unwrap();
         assert_eq!(back.computers[0].name.as_deref(), Some("db01"));
         assert!(s.import(9_999).unwrap().is_none());
+    }
+
+    fn put<'a>(host_key: &'a str, report: &'a pb::HostReport, secs: u64) -> Put<'a> {
+        Put {
+            host_key,
+            report,
+            received_at: at(secs),
+        }
+    }
+
+    #[test]
+    fn a_batch_sees_its_own_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let (old, new, again) = (
+            report("r1", "a", 1_000_000_000),
+            report("r2", "a", 1_100_000_000),
+            report("r1", "a", 1_000_000_000),
+        );
+        let other = report("r3", "b", 1_000_000_000);
+        let outcomes = s
+            .put_reports(&[
+                put("a", &new, 2_000_000_000),
+                put("a", &old, 2_000_000_000),
+                put("a", &again, 2_000_000_000),
+                put("b", &other, 2_000_000_000),
+            ])
+            .unwrap();
+        let stored = PutOutcome::Stored {
+            received_at: at(2_000_000_000),
+        };
+        assert_eq!(
+            outcomes,
+            vec![
+                stored,
+                stored,
+                PutOutcome::Duplicate {
+                    received_at: at(2_000_000_000)
+                },
+                stored
+            ]
+        );
+        assert_eq!(s.host_count(), 2, "host a is counted once");
+        assert_eq!(s.host("a").unwrap().unwrap().last_report_id, "r2");
+        assert_eq!(s.history("a", 10).unwrap().len(), 2);
+        assert_eq!(s.report("r1").unwrap().unwrap().0, old);
+    }
+
+    #[test]
+    fn a_batch_is_stored_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        s.latest.insert("bad", &[0xff, 0xff, 0xff][..]).unwrap();
+        let (good, bad) = (
+            report("g1", "good", 1_000_000_000),
+            report("b1", "bad", 1_000_000_000),
+        );
+        let e = s
+            .put_reports(&[
+                put("good", &good, 1_000_000_001),
+                put("bad", &bad, 1_000_000_001),
+            ])
+            .unwrap_err();
+        assert!(
+            matches!(e, StoreError::Corrupt { tree: "latest", .. }),
+            "{e}"
+        );
+        assert!(s.report("g1").unwrap().is_none());
+        assert!(s.host("good").unwrap().is_none());
+        assert!(s.history("good", 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_schema_1_store_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let r1 = report("r1", "a", 1_000_000_000);
+        {
+            // Schema 1 as it was written: body under the report id, after received_at.
+            let db = sled::open(dir.path()).unwrap();
+            db.open_tree("meta").unwrap().insert("schema", "1").unwrap();
+            let mut v = nanos(at(1_000_000_010)).to_be_bytes().to_vec();
+            r1.encode(&mut v).unwrap();
+            db.open_tree("reports").unwrap().insert("r1", v).unwrap();
+            db.open_tree("history")
+                .unwrap()
+                .insert(
+                    history_key("a", 1_000_000_000_000_000_000, "r1"),
+                    &nanos(at(1_000_000_010)).to_be_bytes()[..],
+                )
+                .unwrap();
+            db.open_tree("latest")
+                .unwrap()
+                .insert("a", summary("a", &r1, at(1_000_000_010)).encode_to_vec())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            s.report("r1").unwrap(),
+            Some((r1.clone(), at(1_000_000_010)))
+        );
+        assert_eq!(
+            s.put_report("a", &r1, at(1_000_000_099)).unwrap(),
+            PutOutcome::Duplicate {
+                received_at: at(1_000_000_010)
+            }
+        );
+        assert_eq!(s.host_count(), 1);
+        assert_eq!(s.history("a", 10).unwrap().len(), 1);
+        assert!(!s.db.tree_names().iter().any(|n| n.as_ref() == b"reports"));
+        drop(s);
+        // Opened again, it is schema 2 and keeps the report.
+        let s = SledStore::open(dir.path()).unwrap();
+        assert!(s.report("r1").unwrap().is_some());
     }
 }
