@@ -225,6 +225,17 @@ mod tests {
         assert!(tls::names_host(&agent[0], "DB01"));
         assert!(!tls::names_host(&agent[0], "db02.bank.example"));
         assert!(!tls::names_host(&op[0], "db01"));
+        // One CA for both roles is refused: agents would be operators.
+        let shared = tls::server_config(
+            &dir.path().join("server.pem"),
+            &dir.path().join("server.key"),
+            &Ca::Agents.cert_path(dir.path()),
+            &Ca::Agents.cert_path(dir.path()),
+        );
+        assert!(
+            matches!(shared, Err(tls::TlsError::SharedCa { .. })),
+            "{shared:?}"
+        );
         // A certificate from an unrelated CA has no role.
         let other = tempfile::tempdir().unwrap();
         init(other.path()).unwrap();

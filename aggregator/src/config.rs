@@ -274,3 +274,17 @@ operator_ca = "/etc/pki/operators-ca.pem"
         }
     }
 }
+
+#[cfg(test)]
+mod shipped_example {
+    use super::*;
+
+    #[test]
+    fn the_example_in_deploy_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/aggregator.toml");
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.tls.identity_binding, IdentityBinding::Strict);
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.metrics.listen.map(|a| a.port()), Some(9464));
+    }
+}

@@ -13,15 +13,29 @@ pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
-/// `tests/fixtures/hosts/NAME`: one host's fixture (its `root/` tree and expectations).
+/// `tests/fixtures/hosts/NAME`: one platform's host fixture (its `root/` tree and expectations).
 pub fn host_fixture(name: &str) -> PathBuf {
-    fixtures_dir().join("hosts").join(name)
+    fixtures_dir().join(HOSTS).join(name)
 }
 
-/// Names of every host fixture (folders of `tests/fixtures/hosts` that hold a `root/`), sorted.
+/// `tests/fixtures/ibm-hosts/NAME`: a host fixture with IBM software or ILMT agents.
+pub fn ibm_fixture(name: &str) -> PathBuf {
+    fixtures_dir().join(IBM_HOSTS).join(name)
+}
+
+/// The folders of host fixtures under `tests/fixtures`: platforms, and IBM software.
+pub const HOSTS: &str = "hosts";
+pub const IBM_HOSTS: &str = "ibm-hosts";
+
+/// Names of every platform host fixture (folders of `tests/fixtures/hosts` with a `root/`), sorted.
 pub fn host_fixture_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir().join("hosts"))
-        .expect("tests/fixtures/hosts is readable")
+    fixture_names(HOSTS)
+}
+
+/// Names of the fixtures in `tests/fixtures/<group>` that hold a `root/`, sorted.
+pub fn fixture_names(group: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir().join(group))
+        .expect("the fixture folder is readable")
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join("root").is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -49,13 +63,18 @@ pub fn fixture_cpuid(dir: &Path) -> CpuidSource {
 /// The fixed collection time of fixture scans, so their reports are reproducible.
 pub const FIXTURE_TIME: Duration = Duration::from_secs(1_795_392_000); // 2026-11-23T00:00:00Z
 
-/// Scans the fixture `name` as `subcap-agent scan --root DIR/root --cpuid-vendor ...` would, at
-/// [`FIXTURE_TIME`], with a fixed report id.
+/// Scans the platform fixture `name` as `subcap-agent scan --root DIR/root --cpuid-vendor ...`
+/// would, at [`FIXTURE_TIME`], with a fixed report id.
 pub fn scan_fixture(name: &str) -> pb::HostReport {
-    let dir = host_fixture(name);
+    scan_fixture_dir(&host_fixture(name), name)
+}
+
+/// Scans the fixture in `dir` (see [`scan_fixture`]).
+pub fn scan_fixture_dir(dir: &Path, name: &str) -> pb::HostReport {
+    let root = fixture_root(dir);
     let opts = ScanOptions {
-        root: dir.join("root"),
-        cpuid: fixture_cpuid(&dir),
+        root: root.root.clone(),
+        cpuid: fixture_cpuid(dir),
         ..ScanOptions::default()
     };
     scan::scan(
@@ -63,6 +82,63 @@ pub fn scan_fixture(name: &str) -> pb::HostReport {
         SystemTime::UNIX_EPOCH + FIXTURE_TIME,
         format!("fixture-{name}"),
     )
+}
+
+/// A fixture's root tree ready to scan: the tree itself, or, for a fixture whose signals are file
+/// times (git keeps none), a temporary copy whose files have the times its `mtimes.txt` lists
+/// (`<path relative to root> <ISO 8601 time>` per line), so nothing depends on the checkout.
+pub struct FixtureRoot {
+    pub root: PathBuf,
+    _copy: Option<tempfile::TempDir>,
+}
+
+/// See [`FixtureRoot`]; `dir` is the fixture folder (holding `root/`).
+pub fn fixture_root(dir: &Path) -> FixtureRoot {
+    let mtimes = dir.join("mtimes.txt");
+    if !mtimes.exists() {
+        return FixtureRoot {
+            root: dir.join("root"),
+            _copy: None,
+        };
+    }
+    let copy = tempfile::tempdir().expect("temp dir");
+    copy_tree(&dir.join("root"), copy.path());
+    let text = std::fs::read_to_string(&mtimes).expect("mtimes.txt");
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (path, time) = line.split_once(' ').expect("`<path> <time>` lines");
+        let secs = subcap_agent::collect::ilmt_agent::timefmt::parse_iso8601(time)
+            .unwrap_or_else(|| panic!("bad time in {line}"));
+        let when = SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64);
+        std::fs::File::options()
+            .write(true)
+            .open(copy.path().join(path))
+            .and_then(|f| f.set_modified(when))
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+    FixtureRoot {
+        root: copy.path().to_path_buf(),
+        _copy: Some(copy),
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read fixture dir") {
+        let entry = entry.expect("dir entry");
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let ft = entry.file_type().expect("file type");
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src).expect("link"), &dst)
+                .expect("symlink");
+        } else if ft.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).expect("copy");
+        }
+    }
 }
 
 /// A workspace binary (`subcap-agent`, `subcap-aggregator`), built once per test process.

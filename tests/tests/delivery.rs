@@ -583,3 +583,57 @@ async fn oversized_malformed_and_random_input_leave_the_server_serving() {
         1.0
     );
 }
+
+/// Polls `check` every 50 ms for up to 60 s: a readiness wait, failing only if it never holds.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not reached within 60 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_spools_through_an_outage_delivers_and_stops_on_sigterm() {
+    let s = setup(&[FQDN], "", "");
+    let root = host_root("db01", FQDN);
+    let spool = s.data.path().join("spool");
+    let cfg = s.pki.agent_config(FQDN, s.port, &spool, root.path());
+    let mut agent = Command::new(binary("subcap-agent"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("start subcap-agent run");
+    // Aggregator down: the report collected at start waits in the spool while the agent retries.
+    eventually("report spooled", || spooled(&spool) == 1).await;
+    assert!(
+        matches!(agent.try_wait(), Ok(None)),
+        "the daemon keeps running through an outage"
+    );
+
+    let _agg = Aggregator::start(&s.config, s.port, s.metrics_port);
+    eventually("spool delivered", || spooled(&spool) == 0).await;
+    let mut q = query(&s.pki, s.port, "operator-ops").await;
+    let host = q
+        .get_host(pb::GetHostRequest {
+            host: FQDN.into(),
+            history_limit: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(host.history.len(), 1);
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status();
+    let status = agent.wait().unwrap();
+    assert!(
+        status.success(),
+        "SIGTERM ends the daemon cleanly: {status:?}"
+    );
+}

@@ -300,3 +300,16 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod shipped_example {
+    use super::*;
+
+    #[test]
+    fn the_example_in_deploy_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/agent.toml");
+        let c = AgentConfig::load(&path).unwrap();
+        assert_eq!(c.server_name(), "subcap.bank.example");
+        assert_eq!(c.spool.max_reports, 1000);
+    }
+}

@@ -179,30 +179,24 @@ pub async fn run(
             next_collection = tokio::time::Instant::now()
                 + backoff::next_collection(s.interval(), s.jitter(), backoff::random_unit());
         }
-        let wait = match deliver_spool(&mut client, &spool).await {
-            Ok(d) if d.stopped.is_none() => {
-                attempt = 0;
-                next_collection.saturating_duration_since(tokio::time::Instant::now())
-            }
-            Ok(_) => {
-                attempt = attempt.saturating_add(1);
-                backoff::retry_delay(
-                    attempt,
-                    s.retry_first(),
-                    s.retry_max(),
-                    backoff::random_unit(),
-                )
-            }
+        let delivered = match deliver_spool(&mut client, &spool).await {
+            Ok(d) => d.stopped.is_none(),
             Err(e) => {
                 tracing::error!(error = %e, "spool error");
-                attempt = attempt.saturating_add(1);
-                backoff::retry_delay(
-                    attempt,
-                    s.retry_first(),
-                    s.retry_max(),
-                    backoff::random_unit(),
-                )
+                false
             }
+        };
+        let wait = if delivered {
+            attempt = 0;
+            next_collection.saturating_duration_since(tokio::time::Instant::now())
+        } else {
+            attempt = attempt.saturating_add(1);
+            backoff::retry_delay(
+                attempt,
+                s.retry_first(),
+                s.retry_max(),
+                backoff::random_unit(),
+            )
         };
         let wait = wait
             .min(next_collection.saturating_duration_since(tokio::time::Instant::now()))

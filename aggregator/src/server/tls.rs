@@ -26,6 +26,11 @@ pub enum TlsError {
     },
     #[error("client verifier for {what}: {problem}")]
     Verifier { what: &'static str, problem: String },
+    #[error("{agent_ca} and {operator_ca} share a CA certificate: every agent would be an operator; give operators their own CA")]
+    SharedCa {
+        agent_ca: String,
+        operator_ca: String,
+    },
 }
 
 /// What a client certificate allows.
@@ -158,6 +163,12 @@ pub fn server_config(
     let key = load_key(key)?;
     let agent_certs = load_certs(agent_ca)?;
     let operator_certs = load_certs(operator_ca)?;
+    if operator_certs.iter().any(|c| agent_certs.contains(c)) {
+        return Err(TlsError::SharedCa {
+            agent_ca: agent_ca.display().to_string(),
+            operator_ca: operator_ca.display().to_string(),
+        });
+    }
     let mut both = roots(&agent_certs, "agent_ca")?;
     for c in &operator_certs {
         both.add(c.clone()).map_err(|source| TlsError::Rustls {

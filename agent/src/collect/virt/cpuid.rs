@@ -1,6 +1,11 @@
 //! Native CPUID: the hypervisor bit (leaf 1, ECX bit 31) and the hypervisor vendor signatures of
 //! leaves 0x40000000..0x4000FF00, read from the processor on x86 only.
 //!
+//! Each CPUID in a guest is a VM exit (microseconds), so the scan is as short as the layouts allow:
+//! the base leaf always; the higher ones only when the base holds the Hyper-V compatible signature
+//! that Xen, KVM and Nutanix put under their own, and then only up to the first leaf holding a
+//! signature of another hypervisor (genuine Hyper-V, with nothing above, gets the whole range).
+//!
 //! `__cpuid` is a safe function since Rust 1.94 (CPUID exists on every x86-64 processor and on every
 //! 32-bit x86 one Rust targets), so this module, like the rest of the crate, has no `unsafe`. Older
 //! compilers reject the calls below.
@@ -12,6 +17,8 @@ pub const HYPERVISOR_BASE: u32 = 0x4000_0000;
 pub const HYPERVISOR_LAST: u32 = 0x4000_FF00;
 /// Distance between two hypervisor signature leaves.
 pub const HYPERVISOR_STEP: u32 = 0x100;
+/// The signature a hypervisor offering Hyper-V enlightenments puts at the base leaf.
+pub const HYPERV_COMPATIBLE: &str = "Microsoft Hv";
 
 /// What CPUID said: the hypervisor bit and every hypervisor leaf that holds a signature.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -56,12 +63,19 @@ pub fn read_native(keep_leaf: impl Fn(&str) -> bool) -> Option<CpuidReading> {
     let hypervisor_bit = leaf1.ecx & (1 << 31) != 0;
     let mut leaves = Vec::new();
     if hypervisor_bit {
-        let mut leaf = HYPERVISOR_BASE;
-        while leaf <= HYPERVISOR_LAST {
+        let r = __cpuid(HYPERVISOR_BASE);
+        let base = signature_text(r.ebx, r.ecx, r.edx);
+        let scan_higher = base == HYPERV_COMPATIBLE;
+        if !base.is_empty() {
+            leaves.push((HYPERVISOR_BASE, base));
+        }
+        let mut leaf = HYPERVISOR_BASE + HYPERVISOR_STEP;
+        while scan_higher && leaf <= HYPERVISOR_LAST {
             let r = __cpuid(leaf);
             let sig = signature_text(r.ebx, r.ecx, r.edx);
-            if (leaf == HYPERVISOR_BASE && !sig.is_empty()) || keep_leaf(&sig) {
+            if sig != HYPERV_COMPATIBLE && keep_leaf(&sig) {
                 leaves.push((leaf, sig));
+                break;
             }
             leaf += HYPERVISOR_STEP;
         }
