@@ -6,6 +6,8 @@
 
 pub mod certs;
 pub mod config;
+pub mod convert;
+pub mod domain;
 pub mod ilmt;
 pub mod imports;
 pub mod ingest;
