@@ -34,6 +34,9 @@ use crate::ilmt::Import;
 
 const SCHEMA: &str = "2";
 
+/// How long opening waits for another handle's file lock to be released.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
 pub struct SledStore {
     db: sled::Db,
     ids: sled::Tree,
@@ -57,15 +60,39 @@ impl SledStore {
 
     /// Opens (or creates) the store in directory `path`; sled caches at most `cache_bytes` of it.
     pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
+        // sled releases its file lock from a background thread shortly after the last handle is
+        // dropped (a restart in the same process, a process that just exited): wait for it a
+        // little, then say plainly that another process holds the store.
+        let config = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
+            .cache_capacity(cache_bytes);
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.to_string().contains("lock") =>
+                {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StoreError::Open {
+                            path: path.display().to_string(),
+                            source: sled::Error::Io(std::io::Error::other(format!(
+                                "in use by another process ({e}); one aggregator per data_dir"
+                            ))),
+                        });
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(source) => {
+                    return Err(StoreError::Open {
+                        path: path.display().to_string(),
+                        source,
+                    })
+                }
+            }
+        };
         let meta = db.open_tree("meta")?;
         match meta.get("schema")? {
             None => {
