@@ -24,13 +24,19 @@
 //!   default PVU value.
 //! - GHOST: a current, undeleted ILMT computer no agent matched.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
 use super::matching::{match_hosts, parse_uuid, HostMatches, UuidValue};
 use super::model::{
-    num, AgentHost, CivilDate, Code, Coverage, Exposure, Finding, HostResult, IlmtMatch, IlmtRef,
+    AgentHost, CivilDate, Code, Coverage, Exposure, Finding, HostResult, IlmtMatch, IlmtRef, Num,
     Reconciliation, Thresholds, UtcTime,
 };
-use super::policy::{Eligibility, Policy};
-use super::pvu::{exposure, visible_cores, PvuTable};
+use super::model::{IbmInstall, Virtualization};
+use super::policy::{Assessment, Eligibility, Policy};
+use super::pvu::{exposure, exposure_at, rate_with, visible_cores, Lookup, ProcessorId, PvuTable};
 use crate::ilmt::{HardwareStatus, IlmtComputer};
 
 /// Reconciles `agents` (the latest report of each host) with `ilmt` (ILMT's computers, from one
@@ -54,17 +60,19 @@ pub fn reconcile(
         table: pvu_table,
         th: thresholds,
         now,
+        lookups: RefCell::default(),
+        assessments: RefCell::default(),
     };
 
     let mut hosts = Vec::with_capacity(agents.len());
     let mut findings = Vec::new();
-    for (agent, m) in agents.iter().zip(&matching.hosts) {
-        hosts.push(ctx.host(agent, m, &mut findings));
-    }
     for r in matching.unclaimed(ilmt) {
         if let Some(record) = ilmt.get(r) {
             findings.push(ctx.ghost(record));
         }
+    }
+    for (agent, m) in agents.iter().zip(matching.hosts) {
+        hosts.push(ctx.host(agent, m, &mut findings));
     }
 
     hosts.sort_by(|a, b| a.host_key.cmp(&b.host_key));
@@ -78,6 +86,10 @@ struct Ctx<'a> {
     table: &'a PvuTable,
     th: &'a Thresholds,
     now: CivilDate,
+    /// Memoized table lookups and eligibility verdicts: an estate has few distinct processors
+    /// and virtualization stacks, and their explanations are long strings.
+    lookups: RefCell<HashMap<ProcessorId<'a>, Lookup>>,
+    assessments: RefCell<HashMap<Virtualization, Rc<Assessment>>>,
 }
 
 fn days_between(earlier: CivilDate, later: CivilDate) -> i64 {
@@ -99,7 +111,7 @@ fn host_finding(
     ilmt: Vec<IlmtRef>,
     summary: String,
     evidence: Vec<String>,
-    exposure: &Exposure,
+    exposure: &Arc<Exposure>,
 ) -> Finding {
     Finding {
         code,
@@ -107,7 +119,7 @@ fn host_finding(
         ilmt,
         summary,
         evidence,
-        exposure: Some(exposure.clone()),
+        exposure: Some(Arc::clone(exposure)),
         first_seen: None,
         last_seen: Some(agent.last_report.date()),
         due: None,
@@ -115,9 +127,32 @@ fn host_finding(
     }
 }
 
-impl Ctx<'_> {
-    fn record(&self, i: usize) -> Option<&IlmtComputer> {
+impl<'a> Ctx<'a> {
+    fn record(&self, i: usize) -> Option<&'a IlmtComputer> {
         self.ilmt.get(i)
+    }
+
+    fn exposure(&self, agent: &'a AgentHost, record: Option<&'a IlmtComputer>) -> Arc<Exposure> {
+        let mut lookups = self.lookups.borrow_mut();
+        let rate = rate_with(Some(agent), record, &mut |p| {
+            if let Some(hit) = lookups.get(&p) {
+                return hit.clone();
+            }
+            let found = self.table.lookup(&p);
+            lookups.insert(p, found.clone());
+            found
+        });
+        Arc::new(exposure_at(Some(agent), record, rate))
+    }
+
+    fn assess(&self, v: &Virtualization) -> Rc<Assessment> {
+        let mut cache = self.assessments.borrow_mut();
+        if let Some(hit) = cache.get(v) {
+            return Rc::clone(hit);
+        }
+        let found = Rc::new(self.policy.assess(v));
+        cache.insert(v.clone(), Rc::clone(&found));
+        found
     }
 
     fn is_stale(&self, r: &IlmtComputer) -> bool {
@@ -125,9 +160,9 @@ impl Ctx<'_> {
             .is_none_or(|t| days_between(t.date(), self.now) > self.th.stale_days)
     }
 
-    fn host(&self, agent: &AgentHost, m: &HostMatches, out: &mut Vec<Finding>) -> HostResult {
+    fn host(&self, agent: &'a AgentHost, mut m: HostMatches, out: &mut Vec<Finding>) -> HostResult {
         let primary = m.matched.first().and_then(|c| self.record(c.record));
-        let exposure = exposure(Some(agent), primary, self.table);
+        let exposure = self.exposure(agent, primary);
         let matches: Vec<IlmtMatch> = m
             .matched
             .iter()
@@ -139,7 +174,7 @@ impl Ctx<'_> {
                 })
             })
             .collect();
-        let mut notes = m.notes.clone();
+        let mut notes = std::mem::take(&mut m.notes);
         for c in &m.deleted {
             if let Some(r) = self.record(c.record) {
                 notes.push(format!(
@@ -152,18 +187,10 @@ impl Ctx<'_> {
                 ));
             }
         }
-        let ibm: Vec<String> = agent
+        let ibm: Vec<&IbmInstall> = agent
             .ibm_installs
             .iter()
             .filter(|i| !self.policy.is_tooling(i))
-            .map(|i| {
-                let version = if i.version.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {}", i.version)
-                };
-                format!("{}{} ({})", i.product, version, i.signature)
-            })
             .collect();
 
         let fresh = m
@@ -192,11 +219,11 @@ impl Ctx<'_> {
                 out.push(self.uncovered(agent, &ibm, &notes, &exposure));
                 out.push(self.deadline(agent, &ibm, &exposure));
             }
-            self.stale(agent, m, &exposure, out);
+            self.stale(agent, &m, &exposure, out);
             if let Some(f) = self.agent_down(agent, &exposure) {
                 out.push(f);
             }
-            let assessment = self.policy.assess(&agent.virtualization);
+            let assessment = self.assess(&agent.virtualization);
             if assessment.overall != Eligibility::Eligible {
                 let layers: Vec<&str> = assessment
                     .layers
@@ -250,7 +277,7 @@ impl Ctx<'_> {
                 }
             }
             if m.matched.len() > 1 {
-                out.push(self.duplicate(agent, m, &exposure));
+                out.push(self.duplicate(agent, &m, &exposure));
             }
             if let Some(r) = primary {
                 if let Some(f) = self.capacity(agent, r, &exposure) {
@@ -259,7 +286,7 @@ impl Ctx<'_> {
             }
             let ilmt_default = primary.filter(|r| r.default_pvu_value == Some(true));
             if exposure.rate.unidentified || ilmt_default.is_some() {
-                let mut evidence = vec![exposure.rate.how.clone()];
+                let mut evidence = vec![exposure.rate.how.to_string()];
                 if let Some(r) = ilmt_default {
                     evidence.push(format!(
                         "ILMT applied its default PVU value to {} (default_pvu_value)",
@@ -272,7 +299,7 @@ impl Ctx<'_> {
                     ilmt_default.map(IlmtRef::of).into_iter().collect(),
                     format!(
                         "processor not identified: {} PVU per core used",
-                        num(exposure.rate.pvu_per_core)
+                        Num(exposure.rate.pvu_per_core)
                     ),
                     evidence,
                     &exposure,
@@ -292,9 +319,9 @@ impl Ctx<'_> {
     fn uncovered(
         &self,
         agent: &AgentHost,
-        ibm: &[String],
+        ibm: &[&IbmInstall],
         notes: &[String],
-        exposure: &Exposure,
+        exposure: &Arc<Exposure>,
     ) -> Finding {
         let mut evidence = vec![format!("IBM software: {}", list(ibm))];
         evidence.push(format!("keys looked up in ILMT: {}", keys_of(agent)));
@@ -311,7 +338,12 @@ impl Ctx<'_> {
         f
     }
 
-    fn deadline(&self, agent: &AgentHost, ibm: &[String], exposure: &Exposure) -> Finding {
+    fn deadline(
+        &self,
+        agent: &AgentHost,
+        ibm: &[&IbmInstall],
+        exposure: &Arc<Exposure>,
+    ) -> Finding {
         let (first, guessed) = match agent.first_ibm_seen {
             Some(d) => (d, false),
             None => (agent.last_report.date(), true),
@@ -353,7 +385,7 @@ impl Ctx<'_> {
         &self,
         agent: &AgentHost,
         m: &HostMatches,
-        exposure: &Exposure,
+        exposure: &Arc<Exposure>,
         out: &mut Vec<Finding>,
     ) {
         for c in &m.matched {
@@ -387,7 +419,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn agent_down(&self, agent: &AgentHost, exposure: &Exposure) -> Option<Finding> {
+    fn agent_down(&self, agent: &AgentHost, exposure: &Arc<Exposure>) -> Option<Finding> {
         if agent.virtualization.in_container() {
             return None;
         }
@@ -461,7 +493,7 @@ impl Ctx<'_> {
         r: &IlmtComputer,
         needs: bool,
         layers: &[super::policy::LayerVerdict],
-        exposure: &Exposure,
+        exposure: &Arc<Exposure>,
     ) -> Option<Finding> {
         let status = matches!(
             r.status,
@@ -543,7 +575,7 @@ impl Ctx<'_> {
         Some(f)
     }
 
-    fn duplicate(&self, agent: &AgentHost, m: &HostMatches, exposure: &Exposure) -> Finding {
+    fn duplicate(&self, agent: &AgentHost, m: &HostMatches, exposure: &Arc<Exposure>) -> Finding {
         let mut refs = Vec::new();
         let mut evidence = Vec::new();
         for (n, c) in m.matched.iter().enumerate() {
@@ -578,7 +610,7 @@ impl Ctx<'_> {
         &self,
         agent: &AgentHost,
         r: &IlmtComputer,
-        exposure: &Exposure,
+        exposure: &Arc<Exposure>,
     ) -> Option<Finding> {
         let tol = self.th.capacity_tolerance_cores;
         let mut evidence = Vec::new();
@@ -592,9 +624,9 @@ impl Ctx<'_> {
                     };
                     evidence.push(format!(
                         "ILMT {what} {}, the agent {} ({how}): {dir}, beyond the {} tolerance",
-                        num(i),
-                        num(a),
-                        num(tol)
+                        Num(i),
+                        Num(a),
+                        Num(tol)
                     ));
                 }
             }
@@ -694,7 +726,7 @@ impl Ctx<'_> {
             ilmt: vec![IlmtRef::of(r)],
             summary: format!("{} has no reporting agent", IlmtRef::of(r)),
             evidence,
-            exposure: Some(exposure(None, Some(r), self.table)),
+            exposure: Some(Arc::new(exposure(None, Some(r), self.table))),
             first_seen: date_of(r.first_seen),
             last_seen: date_of(r.last_seen),
             due: None,
@@ -711,12 +743,19 @@ fn state(installed: bool, running: bool) -> &'static str {
     }
 }
 
-fn list(items: &[String]) -> String {
+fn list(items: &[&IbmInstall]) -> String {
     const SHOWN: usize = 5;
     let mut out = items
         .iter()
         .take(SHOWN)
-        .cloned()
+        .map(|i| {
+            let version = if i.version.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", i.version)
+            };
+            format!("{}{} ({})", i.product, version, i.signature)
+        })
         .collect::<Vec<_>>()
         .join(", ");
     if items.len() > SHOWN {

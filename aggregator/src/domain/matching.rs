@@ -32,7 +32,9 @@
 //! 7. Several records left for one agent are a DUPLICATE; they are ordered by key, then last
 //!    seen (latest first), then id, and the first is the one whose capacity data is used.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt;
 use std::hash::Hash;
 use std::net::IpAddr;
 
@@ -138,25 +140,36 @@ pub fn parse_uuid(text: &str) -> Option<UuidValue> {
     if let Some(rest) = strip_prefix_ci(t, "VMware-") {
         t = rest;
     }
-    let mut hex = String::with_capacity(32);
-    for ch in t.chars() {
-        match ch {
-            '0'..='9' | 'a'..='f' | 'A'..='F' => hex.push(ch.to_ascii_lowercase()),
-            '-' | ' ' | ':' | '{' | '}' => {}
+    // Read the digits into an integer as they come; only a prefix keeps its text.
+    let mut value: u128 = 0;
+    let mut digits = 0usize;
+    let mut first: Option<u8> = None;
+    let mut repeated = true;
+    for b in t.bytes() {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            b'-' | b' ' | b':' | b'{' | b'}' => continue,
             _ => return None,
+        };
+        digits += 1;
+        if digits > 32 {
+            return None;
+        }
+        value = (value << 4) | u128::from(d);
+        match first {
+            None => first = Some(d),
+            Some(f) => repeated &= f == d,
         }
     }
-    let first = hex.chars().next()?;
-    if hex.chars().all(|c| c == first) {
+    if first.is_none() || repeated {
         return None;
     }
-    match hex.len() {
-        32 => {
-            let v = u128::from_str_radix(&hex, 16).ok()?;
-            (v != PLACEHOLDER_UUID && v != swap_uuid(PLACEHOLDER_UUID))
-                .then_some(UuidValue::Full(v))
-        }
-        8..=31 if tlm.is_some() => Some(UuidValue::Prefix(hex)),
+    match digits {
+        32 => (value != PLACEHOLDER_UUID && value != swap_uuid(PLACEHOLDER_UUID))
+            .then_some(UuidValue::Full(value)),
+        8..=31 if tlm.is_some() => Some(UuidValue::Prefix(format!("{value:0digits$x}"))),
         _ => None,
     }
 }
@@ -195,19 +208,28 @@ fn uuid_text(v: u128) -> String {
 }
 
 /// A lower-case FQDN (trailing dot removed), if `text` looks like one.
-pub fn norm_fqdn(text: &str) -> Option<String> {
-    let t = text.trim().trim_end_matches('.').to_ascii_lowercase();
+pub fn norm_fqdn(text: &str) -> Option<Cow<'_, str>> {
+    let t = lower(text.trim().trim_end_matches('.'));
     let placeholder = t.starts_with("localhost") || t.parse::<IpAddr>().is_ok();
     (t.contains('.') && !placeholder && !t.contains(char::is_whitespace)).then_some(t)
 }
 
+/// `text` in lower case, borrowed when it already is.
+fn lower(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// The lower-case first label of a host name, if it is a name.
-pub fn short_name(text: &str) -> Option<String> {
+pub fn short_name(text: &str) -> Option<Cow<'_, str>> {
     let t = text.trim();
     if t.parse::<IpAddr>().is_ok() {
         return None;
     }
-    let label = t.split('.').next()?.to_ascii_lowercase();
+    let label = lower(t.split('.').next()?);
     (!label.is_empty() && label != "localhost" && !label.contains(char::is_whitespace))
         .then_some(label)
 }
@@ -256,27 +278,32 @@ pub fn norm_ip(text: &str) -> Option<IpAddr> {
     (!useless).then_some(ip)
 }
 
+/// A UUID as stored in the indexes: the smaller of its two byte orders, so that the kernel's
+/// order and SMBIOS' raw order meet in one entry.
+fn canonical_uuid(v: u128) -> u128 {
+    v.min(swap_uuid(v))
+}
+
 /// The keys of one agent host, normalized once.
 #[derive(Debug, Clone, Default)]
-struct AgentKeys {
+struct AgentKeys<'a> {
     container: bool,
     bigfix: Option<i64>,
-    /// product_uuid (and VMware serial) in both byte orders.
-    uuids: Vec<u128>,
+    /// product_uuid (and VMware serial): (canonical, as read).
+    uuids: Vec<(u128, u128)>,
     serial: Option<String>,
-    fqdn: Option<String>,
-    short: Option<String>,
+    fqdn: Option<Cow<'a, str>>,
+    short: Option<Cow<'a, str>>,
     ips: Vec<IpAddr>,
 }
 
-impl AgentKeys {
-    fn of(h: &AgentHost) -> AgentKeys {
-        let mut uuids = Vec::new();
+impl<'a> AgentKeys<'a> {
+    fn of(h: &'a AgentHost) -> AgentKeys<'a> {
+        let mut uuids: Vec<(u128, u128)> = Vec::with_capacity(2);
         let mut add = |v: u128| {
-            for u in [v, swap_uuid(v)] {
-                if !uuids.contains(&u) {
-                    uuids.push(u);
-                }
+            let c = canonical_uuid(v);
+            if !uuids.iter().any(|(u, _)| *u == c) {
+                uuids.push((c, v));
             }
         };
         if let Some(UuidValue::Full(v)) = parse_uuid(&h.product_uuid) {
@@ -288,8 +315,10 @@ impl AgentKeys {
             }
         }
         let mut ips: Vec<IpAddr> = h.ip_addresses.iter().filter_map(|a| norm_ip(a)).collect();
-        ips.sort_unstable();
-        ips.dedup();
+        if ips.len() > 1 {
+            ips.sort_unstable();
+            ips.dedup();
+        }
         let on_metal = h.virtualization.on_bare_metal();
         AgentKeys {
             container: h.virtualization.in_container(),
@@ -301,20 +330,25 @@ impl AgentKeys {
             ips,
         }
     }
+
+    fn has_uuid(&self, canonical: u128) -> bool {
+        self.uuids.iter().any(|(u, _)| *u == canonical)
+    }
 }
 
 /// The keys of one ILMT computer, normalized once.
 #[derive(Debug, Clone, Default)]
-struct RecordKeys {
+struct RecordKeys<'a> {
+    /// Canonical (see [`canonical_uuid`]).
     uuid: Option<u128>,
     uuid_prefix: Option<String>,
     serial: Option<String>,
-    fqdn: Option<String>,
-    short: Option<String>,
+    fqdn: Option<Cow<'a, str>>,
+    short: Option<Cow<'a, str>>,
 }
 
-impl RecordKeys {
-    fn of(r: &IlmtComputer) -> RecordKeys {
+impl<'a> RecordKeys<'a> {
+    fn of(r: &'a IlmtComputer) -> RecordKeys<'a> {
         let mut keys = RecordKeys::default();
         for value in [
             &r.server_name,
@@ -328,7 +362,9 @@ impl RecordKeys {
                 continue;
             }
             match parse_uuid(value) {
-                Some(UuidValue::Full(v)) if keys.uuid.is_none() => keys.uuid = Some(v),
+                Some(UuidValue::Full(v)) if keys.uuid.is_none() => {
+                    keys.uuid = Some(canonical_uuid(v))
+                }
                 Some(UuidValue::Prefix(p)) if keys.uuid_prefix.is_none() => {
                     keys.uuid_prefix = Some(p)
                 }
@@ -349,53 +385,144 @@ impl RecordKeys {
     }
 }
 
-/// How agents share one key value.
-struct Holders {
-    count: u32,
-    /// The latest-reporting holder, and whether another holder reported at the same time.
-    latest: usize,
-    latest_at: UtcTime,
-    tied: bool,
+/// Who holds one key value: the current ILMT records, and the agents (how many, which reported
+/// last). One hash entry serves both sides, so each agent key costs one insert and one lookup.
+/// Kept small (32 bytes): the indexes are large and probed at random.
+struct Entry {
+    /// The first record holding the key, or [`NONE`].
+    first: u32,
+    /// Further records: an index into [`Index::overflow`], or [`NONE`].
+    more: u32,
+    agents: u32,
     /// Holders whose report is not old.
     live: u32,
+    /// The latest-reporting holder, and whether another holder reported at the same time.
+    latest: u32,
+    tied: bool,
+    latest_at: i64,
 }
 
-fn hold<K: Eq + Hash>(
-    map: &mut HashMap<K, Holders>,
-    key: K,
-    agent: usize,
-    at: UtcTime,
-    live: bool,
-) {
-    map.entry(key)
-        .and_modify(|h| {
-            h.count += 1;
-            h.live += u32::from(live);
-            if at > h.latest_at {
-                h.latest = agent;
-                h.latest_at = at;
-                h.tied = false;
-            } else if at == h.latest_at {
-                h.tied = true;
-            }
-        })
-        .or_insert(Holders {
-            count: 1,
-            latest: agent,
-            latest_at: at,
+const NONE: u32 = u32::MAX;
+
+impl Entry {
+    fn empty() -> Entry {
+        Entry {
+            first: NONE,
+            more: NONE,
+            agents: 0,
+            live: 0,
+            latest: NONE,
             tied: false,
-            live: u32::from(live),
-        });
+            latest_at: i64::MIN,
+        }
+    }
+
+    fn latest(&self) -> usize {
+        self.latest as usize
+    }
+
+    fn hold(&mut self, agent: u32, at: UtcTime, live: bool) {
+        let at = at.unix();
+        self.agents += 1;
+        self.live += u32::from(live);
+        if self.agents == 1 || at > self.latest_at {
+            self.latest = agent;
+            self.latest_at = at;
+            self.tied = false;
+        } else if at == self.latest_at {
+            self.tied = true;
+        }
+    }
+}
+
+/// The records under one key: the first, then the others.
+#[derive(Clone, Copy)]
+struct Records<'a> {
+    first: u32,
+    more: &'a [u32],
+}
+
+impl<'a> Records<'a> {
+    fn iter(self) -> impl Iterator<Item = usize> + 'a {
+        (self.first != NONE)
+            .then_some(self.first)
+            .into_iter()
+            .chain(self.more.iter().copied())
+            .map(|r| r as usize)
+    }
+}
+
+/// One map per key kind.
+struct Index<K> {
+    map: HashMap<K, Entry>,
+    overflow: Vec<Vec<u32>>,
+}
+
+impl<K: Eq + Hash> Index<K> {
+    fn with_capacity(n: usize) -> Index<K> {
+        Index {
+            map: HashMap::with_capacity(n),
+            overflow: Vec::new(),
+        }
+    }
+
+    fn add_record(&mut self, key: K, record: u32) {
+        let e = self.map.entry(key).or_insert_with(Entry::empty);
+        if e.first == NONE {
+            e.first = record;
+        } else if let Some(list) = self.overflow.get_mut(e.more as usize) {
+            list.push(record);
+        } else if let Ok(at) = u32::try_from(self.overflow.len()) {
+            e.more = at;
+            self.overflow.push(vec![record]);
+        }
+    }
+
+    fn add_agent(&mut self, key: K, agent: u32, at: UtcTime, live: bool) {
+        let e = self.map.entry(key).or_insert_with(Entry::empty);
+        e.hold(agent, at, live);
+    }
+
+    /// Counts an agent for a key only when some record has it: a name no record has matches
+    /// nothing, so whether agents share it does not matter.
+    fn add_agent_if_indexed<Q>(&mut self, key: &Q, agent: u32, at: UtcTime, live: bool)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        if let Some(e) = self.map.get_mut(key) {
+            e.hold(agent, at, live);
+        }
+    }
+
+    fn get<Q>(&self, key: &Q) -> Option<&Entry>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        self.map.get(key)
+    }
+
+    fn records(&self, e: &Entry) -> Records<'_> {
+        Records {
+            first: e.first,
+            more: self
+                .overflow
+                .get(e.more as usize)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// Who may use a machine key held by several non-container agents: the latest holder when every
 /// other holder's report is old; nobody when several are live or the latest is tied.
-fn machine_owner(h: &Holders, latest_is_live: bool) -> Option<usize> {
-    if h.count == 1 {
-        return Some(h.latest);
+fn machine_owner(e: &Entry, latest_is_live: bool) -> Option<usize> {
+    if e.agents <= 1 {
+        return (e.agents == 1).then_some(e.latest());
     }
-    let others_live = h.live - u32::from(latest_is_live);
-    (!h.tied && others_live == 0).then_some(h.latest)
+    let others_live = e.live - u32::from(latest_is_live);
+    (!e.tied && others_live == 0).then_some(e.latest())
 }
 
 /// Matches every agent host to ILMT computers. An agent report collected before `old_before` is
@@ -407,72 +534,68 @@ pub fn match_hosts(agents: &[AgentHost], ilmt: &[IlmtComputer], old_before: UtcT
         .zip(&superseded)
         .map(|(r, s)| s.is_none().then(|| RecordKeys::of(r)))
         .collect();
+    let keys: Vec<AgentKeys> = agents.iter().map(AgentKeys::of).collect();
+    let live: Vec<bool> = agents.iter().map(|a| a.last_report >= old_before).collect();
 
-    // ILMT indexes, over current records.
-    let mut by_bigfix: HashMap<i64, Slot> = HashMap::new();
-    let mut by_uuid: HashMap<u128, Slot> = HashMap::new();
-    let mut by_serial: HashMap<&str, Slot> = HashMap::new();
-    let mut by_fqdn: HashMap<&str, Slot> = HashMap::new();
-    let mut by_short: HashMap<&str, Slot> = HashMap::new();
-    let mut by_ip: HashMap<IpAddr, Slot> = HashMap::new();
+    // One index per key kind, ILMT records first, then the agents that hold each key.
+    let n = ilmt.len() + agents.len();
+    let mut by_bigfix: Index<i64> = Index::with_capacity(n);
+    let mut by_uuid: Index<u128> = Index::with_capacity(n / 2);
+    let mut by_serial: Index<&str> = Index::with_capacity(16);
+    let mut by_fqdn: Index<&str> = Index::with_capacity(ilmt.len());
+    let mut by_short: Index<&str> = Index::with_capacity(ilmt.len());
+    let mut by_ip: Index<IpAddr> = Index::with_capacity(ilmt.len());
     for (i, (r, keys)) in ilmt.iter().zip(&record_keys).enumerate() {
         let (Some(keys), Ok(i)) = (keys, u32::try_from(i)) else {
             continue;
         };
         if let Some(b) = r.bigfix_id {
-            insert(&mut by_bigfix, b, i);
+            by_bigfix.add_record(b, i);
         }
         if let Some(u) = keys.uuid {
-            insert(&mut by_uuid, u, i);
+            by_uuid.add_record(u, i);
         }
         if let Some(s) = &keys.serial {
-            insert(&mut by_serial, s.as_str(), i);
+            by_serial.add_record(s.as_ref(), i);
         }
         if let Some(f) = &keys.fqdn {
-            insert(&mut by_fqdn, f.as_str(), i);
+            by_fqdn.add_record(f.as_ref(), i);
         }
         if let Some(s) = &keys.short {
-            insert(&mut by_short, s.as_str(), i);
+            by_short.add_record(s.as_ref(), i);
         }
         let mut seen: Vec<IpAddr> = Vec::new();
         for ip in r.ip_addresses.iter().filter_map(|a| norm_ip(a)) {
             if !seen.contains(&ip) {
                 seen.push(ip);
-                insert(&mut by_ip, ip, i);
+                by_ip.add_record(ip, i);
             }
         }
     }
-
-    // Agent keys, and who shares them.
-    let keys: Vec<AgentKeys> = agents.iter().map(AgentKeys::of).collect();
-    let live: Vec<bool> = agents.iter().map(|a| a.last_report >= old_before).collect();
-    let mut m_bigfix: HashMap<i64, Holders> = HashMap::new();
-    let mut m_uuid: HashMap<u128, Holders> = HashMap::new();
-    let mut m_serial: HashMap<&str, Holders> = HashMap::new();
-    let mut n_fqdn: HashMap<&str, u32> = HashMap::new();
-    let mut n_short: HashMap<&str, u32> = HashMap::new();
-    let mut n_ip: HashMap<IpAddr, u32> = HashMap::new();
     for (i, (k, a)) in keys.iter().zip(agents).enumerate() {
         let alive = live.get(i).copied().unwrap_or(false);
+        let Ok(i) = u32::try_from(i) else { break };
+        let at = a.last_report;
+        // Containers see their machine's keys: they use them but do not hold them.
         if !k.container {
             if let Some(b) = k.bigfix {
-                hold(&mut m_bigfix, b, i, a.last_report, alive);
+                by_bigfix.add_agent(b, i, at, alive);
             }
-            for u in &k.uuids {
-                hold(&mut m_uuid, *u, i, a.last_report, alive);
+            for (u, _) in &k.uuids {
+                by_uuid.add_agent(*u, i, at, alive);
             }
             if let Some(s) = &k.serial {
-                hold(&mut m_serial, s.as_str(), i, a.last_report, alive);
+                by_serial.add_agent(s.as_ref(), i, at, alive);
             }
         }
         if let Some(f) = &k.fqdn {
-            *n_fqdn.entry(f.as_str()).or_default() += 1;
+            by_fqdn.add_agent_if_indexed(f.as_ref(), i, at, alive);
         }
         if let Some(s) = &k.short {
-            *n_short.entry(s.as_str()).or_default() += 1;
+            by_short.add_agent_if_indexed(s.as_ref(), i, at, alive);
         }
         for ip in &k.ips {
-            *n_ip.entry(*ip).or_default() += 1;
+            by_ip.add_agent_if_indexed(ip, i, at, alive);
         }
     }
 
@@ -481,9 +604,8 @@ pub fn match_hosts(agents: &[AgentHost], ilmt: &[IlmtComputer], old_before: UtcT
     for (i, k) in keys.iter().enumerate() {
         let mut host = HostMatches::default();
         let mut cands: Vec<Candidate> = Vec::new();
-        let mut add = |slot: Option<&Slot>, key: MatchKey, evidence: &dyn Fn() -> String| {
-            for &r in slot.map(Slot::as_slice).unwrap_or_default() {
-                let r = r as usize;
+        let mut add = |records: Records<'_>, key: MatchKey, evidence: &dyn Fn() -> String| {
+            for r in records.iter() {
                 if !cands.iter().any(|c| c.record == r) {
                     cands.push(Candidate {
                         record: r,
@@ -494,140 +616,156 @@ pub fn match_hosts(agents: &[AgentHost], ilmt: &[IlmtComputer], old_before: UtcT
             }
         };
         // A machine key this agent may use: its own, or (a container) its machine's.
-        let usable = |holders: Option<&Holders>, what: String, host: &mut HostMatches| -> bool {
-            let Some(h) = holders else {
-                return true; // Only containers hold keys not in the map.
-            };
-            let alive = live.get(h.latest).copied().unwrap_or(false);
-            match machine_owner(h, alive) {
+        let usable = |e: &Entry, what: &dyn Fn() -> String, host: &mut HostMatches| -> bool {
+            if e.agents == 0 {
+                return true; // Only a container's machine key is held by no agent.
+            }
+            let alive = live.get(e.latest()).copied().unwrap_or(false);
+            match machine_owner(e, alive) {
                 Some(owner) if owner == i || k.container => true,
                 Some(owner) => {
                     host.superseded_by = Some(owner);
                     let name = agents.get(owner).map_or("", |a| a.host_key.as_str());
                     host.notes.push(format!(
-                        "{what} is also reported by {name}, later: that host key is this machine now"
+                        "{} is also reported by {name}, later: that host key is this machine now",
+                        what()
                     ));
                     false
                 }
                 None => {
                     host.notes.push(format!(
-                        "{what} is reported by {} agent hosts recently: not used as a key",
-                        h.count
+                        "{} is reported by {} agent hosts recently: not used as a key",
+                        what(),
+                        e.agents
                     ));
                     false
                 }
             }
         };
         if let Some(b) = k.bigfix {
-            if usable(m_bigfix.get(&b), format!("BigFix id {b}"), &mut host) {
-                add(by_bigfix.get(&b), MatchKey::BigfixId, &|| {
-                    format!("bigfix_id {b}")
-                });
+            if let Some(e) = by_bigfix.get(&b) {
+                if usable(e, &|| format!("BigFix id {b}"), &mut host) {
+                    add(by_bigfix.records(e), MatchKey::BigfixId, &|| {
+                        format!("bigfix_id {b}")
+                    });
+                }
             }
         }
-        for u in &k.uuids {
-            if usable(m_uuid.get(u), format!("UUID {}", uuid_text(*u)), &mut host) {
-                add(by_uuid.get(u), MatchKey::Uuid, &|| {
-                    format!("UUID {} (TLM_VM_)", uuid_text(*u))
-                });
+        for (u, read) in &k.uuids {
+            if let Some(e) = by_uuid.get(u) {
+                if usable(e, &|| format!("UUID {}", uuid_text(*read)), &mut host) {
+                    add(by_uuid.records(e), MatchKey::Uuid, &|| {
+                        format!("UUID {} (TLM_VM_)", uuid_text(*read))
+                    });
+                }
             }
         }
         if let Some(s) = &k.serial {
-            if usable(m_serial.get(s.as_str()), format!("serial {s}"), &mut host) {
-                add(by_serial.get(s.as_str()), MatchKey::Serial, &|| {
-                    format!("serial {s}")
-                });
+            if let Some(e) = by_serial.get(s.as_str()) {
+                if usable(e, &|| format!("serial {s}"), &mut host) {
+                    add(by_serial.records(e), MatchKey::Serial, &|| {
+                        format!("serial {s}")
+                    });
+                }
             }
         }
-        let shared = |n: Option<&u32>| n.copied().unwrap_or(0) > 1;
-        if let Some(f) = &k.fqdn {
-            if shared(n_fqdn.get(f.as_str())) {
+        // A name or address several agents report is no key.
+        let mut by_name = |found: Option<(&Entry, Records<'_>)>,
+                           key: MatchKey,
+                           what: &str,
+                           value: &dyn fmt::Display| {
+            let Some((e, records)) = found else { return };
+            if e.agents > 1 {
                 host.notes.push(format!(
-                    "FQDN {f} is reported by several agent hosts: not used as a key"
+                    "{what} {value} is reported by several agent hosts: not used as a key"
                 ));
             } else {
-                add(by_fqdn.get(f.as_str()), MatchKey::Fqdn, &|| {
-                    format!("FQDN {f} = dns_name")
-                });
+                let field = match key {
+                    MatchKey::Fqdn => " = dns_name",
+                    MatchKey::Hostname => " = name",
+                    _ => "",
+                };
+                add(records, key, &|| format!("{what} {value}{field}"));
             }
+        };
+        if let Some(f) = &k.fqdn {
+            let e = by_fqdn.get(f.as_ref()).map(|e| (e, by_fqdn.records(e)));
+            by_name(e, MatchKey::Fqdn, "FQDN", f);
         }
         if let Some(s) = &k.short {
-            if shared(n_short.get(s.as_str())) {
-                host.notes.push(format!(
-                    "hostname {s} is reported by several agent hosts: not used as a key"
-                ));
-            } else {
-                add(by_short.get(s.as_str()), MatchKey::Hostname, &|| {
-                    format!("hostname {s} = name")
-                });
-            }
+            let e = by_short.get(s.as_ref()).map(|e| (e, by_short.records(e)));
+            by_name(e, MatchKey::Hostname, "hostname", s);
         }
         for ip in &k.ips {
-            if shared(n_ip.get(ip)) {
-                host.notes.push(format!(
-                    "address {ip} is reported by several agent hosts: not used as a key"
-                ));
-            } else {
-                add(by_ip.get(ip), MatchKey::IpAddress, &|| {
-                    format!("address {ip}")
-                });
-            }
+            let e = by_ip.get(ip).map(|e| (e, by_ip.records(e)));
+            by_name(e, MatchKey::IpAddress, "address", ip);
         }
         hosts.push(host);
         found.push(cands);
     }
 
-    // Truncated TLM_VM_ UUIDs: record-driven, through an index of agents by their first 8 digits.
-    let mut by_head: HashMap<u32, Slot> = HashMap::new();
-    for (i, k) in keys.iter().enumerate() {
-        let Ok(i32_) = u32::try_from(i) else { continue };
-        let mut heads: Vec<u32> = k.uuids.iter().map(|u| (u >> 96) as u32).collect();
-        heads.sort_unstable();
-        heads.dedup();
-        for h in heads {
-            insert(&mut by_head, h, i32_);
+    // Truncated TLM_VM_ UUIDs: record-driven, through an index of agents by the first 8 digits of
+    // both byte orders of their UUIDs (built only when some record needs it).
+    let prefixed: Vec<(usize, &str)> = record_keys
+        .iter()
+        .enumerate()
+        .filter_map(|(r, k)| Some((r, k.as_ref()?.uuid_prefix.as_deref()?)))
+        .collect();
+    if !prefixed.is_empty() {
+        let mut by_head: HashMap<u32, Slot> = HashMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            let Ok(i32_) = u32::try_from(i) else { continue };
+            let mut heads: Vec<u32> = k
+                .uuids
+                .iter()
+                .flat_map(|(c, _)| [*c, swap_uuid(*c)])
+                .map(|u| (u >> 96) as u32)
+                .collect();
+            heads.sort_unstable();
+            heads.dedup();
+            for h in heads {
+                insert(&mut by_head, h, i32_);
+            }
         }
-    }
-    for (r, rk) in record_keys.iter().enumerate() {
-        let Some(prefix) = rk.as_ref().and_then(|k| k.uuid_prefix.as_ref()) else {
-            continue;
-        };
-        let Some(head) = prefix
-            .get(..8)
-            .and_then(|h| u32::from_str_radix(h, 16).ok())
-        else {
-            continue;
-        };
-        let holders: Vec<usize> = by_head
-            .get(&head)
-            .map(Slot::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .map(|&a| a as usize)
-            .filter(|&a| {
+        for (r, prefix) in prefixed {
+            let Some(head) = prefix
+                .get(..8)
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+            else {
+                continue;
+            };
+            let fits = |a: usize| {
                 keys.get(a).is_some_and(|k| {
-                    k.uuids
-                        .iter()
-                        .any(|u| uuid_hex(*u).starts_with(prefix.as_str()))
+                    k.uuids.iter().any(|(c, _)| {
+                        uuid_hex(*c).starts_with(prefix)
+                            || uuid_hex(swap_uuid(*c)).starts_with(prefix)
+                    })
                 })
-            })
-            .collect();
-        let machines: Vec<usize> = holders
-            .iter()
-            .copied()
-            .filter(|&a| keys.get(a).is_some_and(|k| !k.container))
-            .collect();
-        if machines.len() > 1 {
-            continue; // The truncated UUID fits several machines: no key.
-        }
-        for a in holders {
-            if let Some(cands) = found.get_mut(a) {
-                if !cands.iter().any(|c| c.record == r) {
-                    cands.push(Candidate {
-                        record: r,
-                        key: MatchKey::UuidPrefix,
-                        evidence: format!("UUID starts with {prefix} (TLM_VM_{prefix})"),
-                    });
+            };
+            let holders: Vec<usize> = by_head
+                .get(&head)
+                .map(Slot::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|&a| a as usize)
+                .filter(|&a| fits(a))
+                .collect();
+            let machines = holders
+                .iter()
+                .filter(|&&a| keys.get(a).is_some_and(|k| !k.container))
+                .count();
+            if machines > 1 {
+                continue; // The truncated UUID fits several machines: no key.
+            }
+            for a in holders {
+                if let Some(cands) = found.get_mut(a) {
+                    if !cands.iter().any(|c| c.record == r) {
+                        cands.push(Candidate {
+                            record: r,
+                            key: MatchKey::UuidPrefix,
+                            evidence: format!("UUID starts with {prefix} (TLM_VM_{prefix})"),
+                        });
+                    }
                 }
             }
         }
@@ -654,32 +792,30 @@ pub fn match_hosts(agents: &[AgentHost], ilmt: &[IlmtComputer], old_before: UtcT
     }
 
     // Rule 5: among non-container agents, the strongest key keeps a record.
-    let mut best: HashMap<usize, (MatchKey, usize)> = HashMap::new();
+    let mut best: Vec<Option<(MatchKey, usize)>> = vec![None; ilmt.len()];
     for (a, (cands, k)) in found.iter().zip(&keys).enumerate() {
         if k.container {
             continue;
         }
         for c in cands {
-            best.entry(c.record)
-                .and_modify(|b| {
-                    if c.key < b.0 {
-                        *b = (c.key, a);
-                    }
-                })
-                .or_insert((c.key, a));
+            if let Some(b) = best.get_mut(c.record) {
+                if b.is_none_or(|(key, _)| c.key < key) {
+                    *b = Some((c.key, a));
+                }
+            }
         }
     }
     let mut claimed = vec![false; ilmt.len()];
     for ((cands, k), host) in found.into_iter().zip(&keys).zip(hosts.iter_mut()) {
         for c in cands {
             if !k.container {
-                if let Some(&(key, owner)) = best.get(&c.record) {
+                if let Some(Some((key, owner))) = best.get(c.record).copied() {
                     if key < c.key {
                         let name = agents.get(owner).map_or("", |h| h.host_key.as_str());
-                        let r = ilmt.get(c.record).map(IlmtRef::of);
-                        if let Some(r) = r {
+                        if let Some(r) = ilmt.get(c.record) {
                             host.notes.push(format!(
-                                "{r} matched by {} but {name} matches it by a stronger key ({key})",
+                                "{} matched by {} but {name} matches it by a stronger key ({key})",
+                                IlmtRef::of(r),
                                 c.evidence
                             ));
                         }
@@ -804,9 +940,9 @@ fn contradiction(
         }
     }
     if let Some(u) = rk.uuid {
-        if !a.uuids.is_empty() && !a.uuids.contains(&u) {
+        if !a.uuids.is_empty() && !a.has_uuid(u) {
             return Some(format!(
-                "its TLM_VM_ UUID is {}, not the agent's",
+                "its TLM_VM_ UUID ({}) is not the agent's in either byte order",
                 uuid_text(u)
             ));
         }

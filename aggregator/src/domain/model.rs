@@ -7,7 +7,9 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
 use subcap_proto::vocab::{Cloud, Signature, Technology, VirtKind};
 
 use crate::ilmt::IlmtComputer;
@@ -108,7 +110,7 @@ pub struct S390 {
 }
 
 /// Where the agent runs.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Virtualization {
     /// The innermost layer's kind; `None` when the report did not say.
     pub kind: Option<VirtKind>,
@@ -121,7 +123,7 @@ pub struct Virtualization {
     pub layers: Vec<VirtLayer>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VirtLayer {
     pub kind: VirtKind,
     pub technology: Technology,
@@ -140,32 +142,36 @@ impl Virtualization {
     /// The layers that are machines (VMs and partitions), from the outside in: a container takes
     /// the eligibility and capacity of the machine it runs on, so containers are left out.
     pub fn machine_layers(&self) -> Vec<VirtLayer> {
-        let mut out: Vec<VirtLayer> = self
-            .layers
+        self.machine_iter().collect()
+    }
+
+    /// [`Self::machine_layers`] without allocating.
+    fn machine_iter(&self) -> impl DoubleEndedIterator<Item = VirtLayer> + '_ {
+        // A report with a verdict but no layer list: the verdict is the one layer.
+        let verdict = match (self.layers.is_empty(), self.kind, self.technology) {
+            (true, Some(kind), Some(technology))
+                if kind != VirtKind::Container && kind != VirtKind::BareMetal =>
+            {
+                Some(VirtLayer { kind, technology })
+            }
+            _ => None,
+        };
+        self.layers
             .iter()
             .filter(|l| l.kind != VirtKind::Container)
             .copied()
-            .collect();
-        if out.is_empty() && self.layers.is_empty() {
-            // A report with a verdict but no layer list: use the verdict as the one layer.
-            if let (Some(kind), Some(technology)) = (self.kind, self.technology) {
-                if kind != VirtKind::Container && kind != VirtKind::BareMetal {
-                    out.push(VirtLayer { kind, technology });
-                }
-            }
-        }
-        out
+            .chain(verdict)
     }
 
     /// The innermost machine layer (where the OS instance that owns the processors runs).
     pub fn machine_layer(&self) -> Option<VirtLayer> {
-        self.machine_layers().last().copied()
+        self.machine_iter().next_back()
     }
 
     /// Whether the machine the agent sees is bare metal (no VM or partition under it). `false`
     /// when the report did not say.
     pub fn on_bare_metal(&self) -> bool {
-        self.kind.is_some() && self.machine_layers().is_empty()
+        self.kind.is_some() && self.machine_iter().next().is_none()
     }
 }
 
@@ -336,7 +342,9 @@ impl fmt::Display for Code {
 pub struct PvuRate {
     pub pvu_per_core: f64,
     /// e.g. `120 PVU/core: PVU table 2026-05-20 entry "Xeon, more than 4 sockets" (8 sockets, ILMT node_total_processors)`.
-    pub how: String,
+    /// Shared between the hosts with the same processor.
+    #[serde(serialize_with = "shared")]
+    pub how: Arc<str>,
     /// No table entry matched: the unidentified-processor default was used.
     pub unidentified: bool,
     /// The entry (or the choice among entries) is marked uncertain.
@@ -410,7 +418,9 @@ pub struct HostResult {
     pub coverage: Coverage,
     /// Matched (undeleted) ILMT computers, the one used for capacity first.
     pub matches: Vec<IlmtMatch>,
-    pub exposure: Exposure,
+    /// Shared with the host's findings.
+    #[serde(serialize_with = "shared")]
+    pub exposure: Arc<Exposure>,
     /// What else reconciliation noticed (rejected candidates, superseded records, ignored keys).
     pub notes: Vec<String>,
 }
@@ -425,7 +435,9 @@ pub struct Finding {
     pub summary: String,
     /// The values that decided it.
     pub evidence: Vec<String>,
-    pub exposure: Option<Exposure>,
+    /// The host's exposure (shared with its other findings), or an ILMT computer's alone.
+    #[serde(serialize_with = "shared_opt")]
+    pub exposure: Option<Arc<Exposure>>,
     pub first_seen: Option<CivilDate>,
     pub last_seen: Option<CivilDate>,
     /// DEADLINE: the day the 90 days end.
@@ -468,14 +480,70 @@ impl Default for Thresholds {
     }
 }
 
-/// A number for a person: integral values without decimals, others with up to two.
-pub fn num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        let s = format!("{v:.2}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+fn shared<T: Serialize + ?Sized, S: Serializer>(v: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
+    T::serialize(v, s)
+}
+
+fn shared_opt<T: Serialize, S: Serializer>(v: &Option<Arc<T>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(&**v),
+        None => s.serialize_none(),
     }
+}
+
+/// A number for a person: integral values without decimals, others rounded to two decimals
+/// (trailing zeros dropped). See [`Num`].
+pub fn num(v: f64) -> String {
+    Num(v).to_string()
+}
+
+/// Displays a number the way [`num`] writes it, without allocating: reports print millions of
+/// these, and float formatting is slow, so the digits are written from integers.
+#[derive(Debug, Clone, Copy)]
+pub struct Num(pub f64);
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const LIMIT: f64 = 1e15;
+        let v = self.0;
+        if !v.is_finite() || v.abs() >= LIMIT {
+            return write!(f, "{v}");
+        }
+        // In range: |v| < 1e15, so the cast cannot overflow.
+        let hundredths = (v * 100.0).round() as i64;
+        if hundredths < 0 {
+            f.write_str("-")?;
+        }
+        let h = hundredths.unsigned_abs();
+        write_digits(f, h / 100)?;
+        match h % 100 {
+            0 => Ok(()),
+            frac if frac % 10 == 0 => {
+                f.write_str(".")?;
+                write_digits(f, frac / 10)
+            }
+            frac => {
+                f.write_str(if frac < 10 { ".0" } else { "." })?;
+                write_digits(f, frac)
+            }
+        }
+    }
+}
+
+fn write_digits(f: &mut fmt::Formatter<'_>, mut n: u64) -> fmt::Result {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        if let Some(slot) = buf.get_mut(at) {
+            *slot = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    f.write_str(std::str::from_utf8(buf.get(at..).unwrap_or_default()).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -490,6 +558,12 @@ mod tests {
             (0.5, "0.5"),
             (1.25, "1.25"),
             (2.0 / 3.0, "0.67"),
+            (0.0, "0"),
+            (0.05, "0.05"),
+            (-0.5, "-0.5"),
+            (-2.25, "-2.25"),
+            (1.999, "2"),
+            (1e16, "10000000000000000"),
         ] {
             assert_eq!(num(v), want);
         }

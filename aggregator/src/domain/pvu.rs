@@ -15,6 +15,7 @@
 //!   by default); else unknown, with the sub-capacity cores as an explicit lower bound.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use subcap_proto::vocab::Technology;
@@ -22,7 +23,7 @@ use toml::Spanned;
 
 use super::data::DataError;
 use super::model::{
-    num, AgentHost, CapacitySide, Exposure, FullCapacity, PvuRate, Sharing, Topology,
+    AgentHost, CapacitySide, Exposure, FullCapacity, Num, PvuRate, Sharing, Topology,
 };
 use crate::ilmt::IlmtComputer;
 
@@ -123,23 +124,24 @@ pub(crate) fn check_version(v: &str) -> Result<(), String> {
     }
 }
 
-/// What the table is looked up with. Text fields may be empty (unknown).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ProcessorId {
+/// What the table is looked up with, borrowed from the host and/or ILMT record. Text fields may
+/// be empty (unknown); they are compared case-insensitively.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ProcessorId<'a> {
     /// Processor vendor as given ("GenuineIntel", "Intel", "IBM/S390"); normalized on lookup.
-    pub vendor: String,
+    pub vendor: &'a str,
     /// The processor brand string ("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz", "POWER10").
-    pub brand_string: String,
+    pub brand_string: &'a str,
     /// ILMT's processor_brand ("Xeon"), when known.
-    pub brand: String,
-    pub architecture: String,
-    /// Operating system family ("linux", "aix").
-    pub os: String,
+    pub brand: &'a str,
+    pub architecture: &'a str,
+    /// Operating system family or name ("linux", "AIX 7.3").
+    pub os: &'a str,
     /// ILMT's server_model.
-    pub server_model: String,
+    pub server_model: &'a str,
     /// Sockets of the physical server, when known, and where that came from.
     pub sockets: Option<u32>,
-    pub sockets_from: String,
+    pub sockets_from: &'static str,
 }
 
 /// The table's answer.
@@ -147,8 +149,9 @@ pub struct ProcessorId {
 pub struct Lookup {
     pub pvu_per_core: u32,
     /// The deciding entry's name; `None` for the unidentified default.
-    pub entry: Option<String>,
-    pub how: String,
+    pub entry: Option<Arc<str>>,
+    /// Shared: an estate has few distinct processors, and this sentence is long.
+    pub how: Arc<str>,
     pub unidentified: bool,
     pub uncertain: bool,
 }
@@ -310,15 +313,15 @@ impl PvuTable {
                 .collect();
             return Lookup {
                 pvu_per_core: top.pvu_per_core,
-                entry: Some(top.name.clone()),
-                how: format!(
+                entry: Some(Arc::from(top.name.as_str())),
+                how: Arc::from(format!(
                     "{} PVU/core: physical server sockets unknown, so the highest of the entries that could apply ({}) in PVU table {} ({}: {})",
                     top.pvu_per_core,
                     names.join(", "),
                     self.version,
                     top.source,
                     top.text
-                ),
+                )),
                 unidentified: false,
                 uncertain: true,
             };
@@ -326,14 +329,14 @@ impl PvuTable {
         Lookup {
             pvu_per_core: self.unidentified.pvu_per_core,
             entry: None,
-            how: format!(
+            how: Arc::from(format!(
                 "{} PVU/core: no entry of PVU table {} matches {} ({}: {})",
                 self.unidentified.pvu_per_core,
                 self.version,
                 describe(p),
                 self.unidentified.source,
                 self.unidentified.text
-            ),
+            )),
             unidentified: true,
             uncertain: false,
         }
@@ -349,8 +352,8 @@ impl PvuTable {
         };
         Lookup {
             pvu_per_core: e.pvu_per_core,
-            entry: Some(e.name.clone()),
-            how: format!(
+            entry: Some(Arc::from(e.name.as_str())),
+            how: Arc::from(format!(
                 "{} PVU/core: PVU table {} entry {:?} for {}{} ({}: {})",
                 e.pvu_per_core,
                 self.version,
@@ -359,7 +362,7 @@ impl PvuTable {
                 sockets,
                 e.source,
                 e.text
-            ),
+            )),
             unidentified: false,
             uncertain: e.uncertain,
         }
@@ -379,7 +382,7 @@ struct Facts {
 impl Facts {
     fn of(p: &ProcessorId) -> Facts {
         Facts {
-            vendor: normalize_vendor(&p.vendor),
+            vendor: normalize_vendor(p.vendor),
             brand_text: format!("{} {}", p.brand_string, p.brand).to_lowercase(),
             architecture: p.architecture.to_lowercase(),
             os: p.os.to_lowercase(),
@@ -536,7 +539,7 @@ pub fn sub_capacity(h: &AgentHost) -> Option<CoreCount> {
     }?;
     if h.virtualization.in_container() {
         let quota = match h.topology.container_quota_cpus {
-            Some(q) => format!(" (its CPU quota of {} CPUs does not count)", num(q)),
+            Some(q) => format!(" (its CPU quota of {} CPUs does not count)", Num(q)),
             None => String::new(),
         };
         count.how = format!(
@@ -576,7 +579,7 @@ fn power_sub(h: &AgentHost, technology: Option<Technology>) -> Option<CoreCount>
                 .map(|c| {
                     (
                         f64::from(c.div_ceil(100)),
-                        format!("shared pool of {} cores", num(f64::from(c) / 100.0)),
+                        format!("shared pool of {} cores", Num(f64::from(c) / 100.0)),
                     )
                 })
                 .or_else(|| {
@@ -594,8 +597,8 @@ fn power_sub(h: &AgentHost, technology: Option<Technology>) -> Option<CoreCount>
                         cores,
                         how: format!(
                             "shared capped POWER LPAR{name}: entitled capacity {} rounded up to {} cores",
-                            num(e),
-                            num(cores)
+                            Num(e),
+                            Num(cores)
                         ),
                     })
                 }
@@ -616,7 +619,7 @@ fn power_sub(h: &AgentHost, technology: Option<Technology>) -> Option<CoreCount>
                         cores,
                         how: format!(
                             "shared uncapped POWER LPAR{name}: {unknown}{vp} virtual processors{limit} = {} cores",
-                            num(cores)
+                            Num(cores)
                         ),
                     })
                 }
@@ -735,7 +738,7 @@ pub fn full_capacity(
                 cores: c,
                 how: format!(
                     "ILMT: cluster {name} pool of {} cores (cluster_cores_count)",
-                    num(c)
+                    Num(c)
                 ),
             });
         } else if let Some(c) = r.server_cores.filter(|c| *c > 0.0) {
@@ -744,7 +747,7 @@ pub fn full_capacity(
                 cores: c,
                 how: format!(
                     "ILMT: physical server {name} has {} cores (server_cores)",
-                    num(c)
+                    Num(c)
                 ),
             });
         } else {
@@ -754,7 +757,7 @@ pub fn full_capacity(
     // Unknown: the best lower bound the data proves.
     let mut lower = sub.cloned().map(|c| CoreCount {
         cores: c.cores,
-        how: format!("at least the {} sub-capacity cores", num(c.cores)),
+        how: format!("at least the {} sub-capacity cores", Num(c.cores)),
     });
     if let Some(z) = host.and_then(|h| h.topology.s390.as_ref()) {
         if let Some(l) = z.lpar_cpus_total {
@@ -789,9 +792,12 @@ pub fn full_capacity(
 }
 
 /// The processor facts the table is looked up with, from the agent and/or ILMT.
-pub fn processor_id(host: Option<&AgentHost>, record: Option<&IlmtComputer>) -> ProcessorId {
-    let r_text = |f: fn(&IlmtComputer) -> &Option<String>| {
-        record.and_then(|r| f(r).clone()).unwrap_or_default()
+pub fn processor_id<'a>(
+    host: Option<&'a AgentHost>,
+    record: Option<&'a IlmtComputer>,
+) -> ProcessorId<'a> {
+    let r_text = |f: fn(&'a IlmtComputer) -> &'a Option<String>| {
+        record.and_then(|r| f(r).as_deref()).unwrap_or_default()
     };
     let mut p = ProcessorId {
         brand: r_text(|r| &r.processor_brand),
@@ -799,14 +805,14 @@ pub fn processor_id(host: Option<&AgentHost>, record: Option<&IlmtComputer>) -> 
         ..ProcessorId::default()
     };
     if let Some(h) = host {
-        p.vendor = h.topology.vendor.clone();
-        p.brand_string = h.topology.model_name.clone();
-        p.architecture = h.architecture.clone();
-        p.os = h.os_family.clone();
+        p.vendor = &h.topology.vendor;
+        p.brand_string = &h.topology.model_name;
+        p.architecture = &h.architecture;
+        p.os = &h.os_family;
         if h.virtualization.on_bare_metal() {
             if let Some(s) = h.topology.sockets {
                 p.sockets = Some(s);
-                p.sockets_from = "active sockets counted by the agent on bare metal".into();
+                p.sockets_from = "active sockets counted by the agent on bare metal";
             }
         }
     }
@@ -818,9 +824,8 @@ pub fn processor_id(host: Option<&AgentHost>, record: Option<&IlmtComputer>) -> 
     }
     if p.os.is_empty() {
         p.os = record
-            .and_then(|r| r.os_type.clone().or_else(|| r.os.clone()))
-            .unwrap_or_default()
-            .to_lowercase();
+            .and_then(|r| r.os_type.as_deref().or(r.os.as_deref()))
+            .unwrap_or_default();
     }
     if p.sockets.is_none() {
         if let Some(r) = record.filter(|r| !r.default_counting()) {
@@ -831,7 +836,7 @@ pub fn processor_id(host: Option<&AgentHost>, record: Option<&IlmtComputer>) -> 
                 // Integral by ILMT's definition (active sockets); rounding guards a CSV's "8.0".
                 p.sockets = Some(s.round() as u32);
                 p.sockets_from =
-                    "active sockets of the physical server, ILMT node_total_processors".into();
+                    "active sockets of the physical server, ILMT node_total_processors";
             }
         }
     }
@@ -840,28 +845,38 @@ pub fn processor_id(host: Option<&AgentHost>, record: Option<&IlmtComputer>) -> 
 
 /// PVU per core for a host: ILMT's hand-set per-server value, else the table.
 pub fn rate(host: Option<&AgentHost>, record: Option<&IlmtComputer>, table: &PvuTable) -> PvuRate {
+    rate_with(host, record, &mut |p| table.lookup(&p))
+}
+
+/// [`rate`] with the table lookup supplied (reconciliation memoizes it: an estate has few
+/// distinct processors).
+pub fn rate_with<'a>(
+    host: Option<&'a AgentHost>,
+    record: Option<&'a IlmtComputer>,
+    lookup: &mut dyn FnMut(ProcessorId<'a>) -> Lookup,
+) -> PvuRate {
     if let Some(r) = record {
         if r.custom_pvu_per_core == Some(true) {
             if let Some(v) = r.pvu_per_core.filter(|v| *v > 0.0) {
                 return PvuRate {
                     pvu_per_core: v,
-                    how: format!(
+                    how: Arc::from(format!(
                         "{} PVU/core: set by hand in ILMT for this server (custom PVU per core)",
-                        num(v)
-                    ),
+                        Num(v)
+                    )),
                     unidentified: false,
                     uncertain: false,
                 };
             }
         }
     }
-    let lookup = table.lookup(&processor_id(host, record));
+    let lookup = lookup(processor_id(host, record));
     let mut how = lookup.how;
     if let Some(ilmt) = record.and_then(|r| r.pvu_per_core) {
         if (ilmt - f64::from(lookup.pvu_per_core)).abs() > f64::EPSILON {
-            how.push_str(&format!(
-                "; ILMT uses {} PVU/core for this server",
-                num(ilmt)
+            how = Arc::from(format!(
+                "{how}; ILMT uses {} PVU/core for this server",
+                Num(ilmt)
             ));
         }
     }
@@ -880,14 +895,22 @@ pub fn exposure(
     record: Option<&IlmtComputer>,
     table: &PvuTable,
 ) -> Exposure {
-    let rate = rate(host, record, table);
+    exposure_at(host, record, rate(host, record, table))
+}
+
+/// [`exposure`] at a PVU rate already found.
+pub fn exposure_at(
+    host: Option<&AgentHost>,
+    record: Option<&IlmtComputer>,
+    rate: PvuRate,
+) -> Exposure {
     let r = rate.pvu_per_core;
     let mut sub = match host {
         Some(h) => sub_capacity(h),
         None => record.and_then(|rec| {
             rec.partition_cores.filter(|c| *c > 0.0).map(|c| CoreCount {
                 cores: c,
-                how: format!("ILMT: {} partition cores (partition_cores)", num(c)),
+                how: format!("ILMT: {} partition cores (partition_cores)", Num(c)),
             })
         }),
     };
@@ -897,7 +920,7 @@ pub fn exposure(
             s.how = format!(
                 "{}, capped at the full capacity of {} cores",
                 s.how,
-                num(f.cores)
+                Num(f.cores)
             );
             s.cores = f.cores;
         }
@@ -908,9 +931,9 @@ pub fn exposure(
         how: format!(
             "{}; {} cores x {} PVU = {} PVU",
             c.how,
-            num(c.cores),
-            num(r),
-            num(c.cores * r)
+            Num(c.cores),
+            Num(r),
+            Num(c.cores * r)
         ),
     };
     let sub_side = sub.as_ref().map(side);
@@ -921,18 +944,18 @@ pub fn exposure(
             let summary = match (&sub_side, exposed) {
                 (Some(s), Some(e)) => format!(
                     "{} of {} cores at {} PVU/core: {} vs {} PVU, {} PVU exposed",
-                    num(s.cores),
-                    num(fs.cores),
-                    num(r),
-                    num(s.pvu),
-                    num(fs.pvu),
-                    num(e)
+                    Num(s.cores),
+                    Num(fs.cores),
+                    Num(r),
+                    Num(s.pvu),
+                    Num(fs.pvu),
+                    Num(e)
                 ),
                 _ => format!(
                     "sub-capacity unknown; full capacity {} cores at {} PVU/core = {} PVU",
-                    num(fs.cores),
-                    num(r),
-                    num(fs.pvu)
+                    Num(fs.cores),
+                    Num(r),
+                    Num(fs.pvu)
                 ),
             };
             (FullCapacity::Known(fs), exposed, summary)
@@ -942,17 +965,17 @@ pub fn exposure(
             let summary = match (&sub_side, &lb) {
                 (Some(s), Some(l)) => format!(
                     "{why}: full capacity at least {} cores = {} PVU; sub-capacity {} cores = {} PVU at {} PVU/core",
-                    num(l.cores),
-                    num(l.pvu),
-                    num(s.cores),
-                    num(s.pvu),
-                    num(r)
+                    Num(l.cores),
+                    Num(l.pvu),
+                    Num(s.cores),
+                    Num(s.pvu),
+                    Num(r)
                 ),
                 (None, Some(l)) => format!(
                     "{why}: full capacity at least {} cores = {} PVU at {} PVU/core; sub-capacity unknown",
-                    num(l.cores),
-                    num(l.pvu),
-                    num(r)
+                    Num(l.cores),
+                    Num(l.pvu),
+                    Num(r)
                 ),
                 _ => format!("{why}; sub-capacity unknown too: no cores reported"),
             };

@@ -6,13 +6,18 @@ use super::*;
 use crate::domain::model::{PowerLpar, S390};
 use crate::domain::testkit::{host, table, virtual_host, vm_computer};
 
-fn cpu(vendor: &str, brand_string: &str, os: &str, sockets: Option<u32>) -> ProcessorId {
+fn cpu(
+    vendor: &'static str,
+    brand_string: &'static str,
+    os: &'static str,
+    sockets: Option<u32>,
+) -> ProcessorId<'static> {
     ProcessorId {
-        vendor: vendor.into(),
-        brand_string: brand_string.into(),
-        os: os.into(),
+        vendor,
+        brand_string,
+        os,
         sockets,
-        sockets_from: "test".into(),
+        sockets_from: "test",
         ..ProcessorId::default()
     }
 }
@@ -22,12 +27,12 @@ fn the_table_answers_per_processor() {
     let t = table();
     let gold = "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz";
     let power10 = "POWER10 (architected), altivec supported";
-    let server = |model: &str| ProcessorId {
-        server_model: model.into(),
+    let server = |model: &'static str| ProcessorId {
+        server_model: model,
         ..cpu("IBM", power10, "aix", None)
     };
     let s390 = ProcessorId {
-        architecture: "s390x".into(),
+        architecture: "s390x",
         ..cpu("IBM/S390", "IBM z16", "linux", None)
     };
     // (case, processor, PVU, deciding entry (part of its name), unidentified, uncertain)
