@@ -611,6 +611,15 @@ mod tests {
     }
 
     #[test]
+    fn codes_are_listed_in_their_order() {
+        // Reconciliation buckets findings by `code as usize` and concatenates the buckets.
+        for (i, code) in Code::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, i, "{code}");
+        }
+        assert!(Code::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
     fn match_keys_order_strongest_first() {
         let mut keys = vec![
             MatchKey::IpAddress,
