@@ -184,17 +184,6 @@ impl<'a> Ctx<'a> {
     fn host(&self, agent: &'a AgentHost, mut m: HostMatches, out: &mut Vec<Finding>) -> HostResult {
         let primary = m.matched.first().and_then(|c| self.record(c.record));
         let exposure = self.exposure(agent, primary);
-        let matches: Vec<IlmtMatch> = m
-            .matched
-            .iter()
-            .filter_map(|c| {
-                self.record(c.record).map(|r| IlmtMatch {
-                    ilmt: IlmtRef::of(r),
-                    key: c.key,
-                    evidence: c.evidence.clone(),
-                })
-            })
-            .collect();
         let mut notes = std::mem::take(&mut m.notes);
         for c in &m.deleted {
             if let Some(r) = self.record(c.record) {
@@ -328,6 +317,18 @@ impl<'a> Ctx<'a> {
             }
         }
 
+        // Last: the findings above quoted the match evidence.
+        let matches: Vec<IlmtMatch> = m
+            .matched
+            .into_iter()
+            .filter_map(|c| {
+                self.record(c.record).map(|r| IlmtMatch {
+                    ilmt: IlmtRef::of(r),
+                    key: c.key,
+                    evidence: c.evidence,
+                })
+            })
+            .collect();
         HostResult {
             host_key: agent.host_key.clone(),
             coverage,
