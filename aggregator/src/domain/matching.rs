@@ -1,5 +1,7 @@
 //! Matching agent hosts to ILMT computers, strongest key first, in time linear in the input:
-//! every key is put in a hash index once, and each agent looks its own keys up.
+//! one hash index per key kind, whose entries hold both the ILMT records and the agents with that
+//! value; each agent looks its own keys up. The indexes use std's SipHash on purpose: the keys
+//! come from agent reports and imports, and a predictable hash would let crafted names collide.
 //!
 //! The rules, in the order they apply:
 //! 1. **One current record per ILMT computer.** Records with the same ILMT `id` (a VM that moved
@@ -185,9 +187,11 @@ fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
 /// tools disagree on whether to swap them (the kernel does; VMware's serial and vCenter do not).
 pub fn swap_uuid(v: u128) -> u128 {
     let mut b = v.to_be_bytes();
-    b[0..4].reverse();
-    b[4..6].reverse();
-    b[6..8].reverse();
+    for field in [0..4, 4..6, 6..8] {
+        if let Some(bytes) = b.get_mut(field) {
+            bytes.reverse();
+        }
+    }
     u128::from_be_bytes(b)
 }
 
@@ -273,7 +277,7 @@ pub fn norm_ip(text: &str) -> Option<IpAddr> {
         || ip.is_unspecified()
         || match ip {
             IpAddr::V4(v4) => v4.is_link_local(),
-            IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+            IpAddr::V6(v6) => v6.segments().first().is_some_and(|s| s & 0xffc0 == 0xfe80),
         };
     (!useless).then_some(ip)
 }

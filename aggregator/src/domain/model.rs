@@ -457,7 +457,9 @@ pub struct Reconciliation {
 /// Limits the findings are judged by.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Thresholds {
-    /// An ILMT computer whose `last_seen` is more than this many days before `now` is STALE.
+    /// An ILMT computer whose `last_seen` is more than this many days before `now` is STALE. An
+    /// agent report older than this is *old*: it yields a machine key (BigFix id, UUID, serial)
+    /// it shares with a later report, and its host becomes [`Coverage::Superseded`].
     pub stale_days: i64,
     /// A host whose last software or capacity scan (or upload) is older than this is
     /// ILMT_AGENT_DOWN. ILMT's software scan runs weekly by default: 14 days is two missed runs.
@@ -608,6 +610,15 @@ mod tests {
             }],
         };
         assert!(docker_on_metal.on_bare_metal());
+    }
+
+    #[test]
+    fn codes_are_listed_in_their_order() {
+        // Reconciliation buckets findings by `code as usize` and concatenates the buckets.
+        for (i, code) in Code::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, i, "{code}");
+        }
+        assert!(Code::ALL.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

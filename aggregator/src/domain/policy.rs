@@ -368,17 +368,20 @@ impl Policy {
 
     /// Whether an install is the ILMT/BigFix tooling itself (not software needing coverage).
     pub fn is_tooling(&self, install: &IbmInstall) -> bool {
-        let product = install.product.to_lowercase();
-        let publisher = install.publisher.to_lowercase();
         self.tooling_products
             .iter()
-            .any(|p| product.contains(p.as_str()))
-            || (!publisher.is_empty()
-                && self
-                    .tooling_publishers
-                    .iter()
-                    .any(|p| publisher.contains(p.as_str())))
+            .any(|p| contains_ci(&install.product, p))
+            || self
+                .tooling_publishers
+                .iter()
+                .any(|p| contains_ci(&install.publisher, p))
     }
+}
+
+/// Whether `haystack` contains `needle` (lower case), ignoring ASCII case, without allocating.
+fn contains_ci(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    !n.is_empty() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
 fn eligibility_word(word: &str) -> Option<Eligibility> {
@@ -392,7 +395,7 @@ fn eligibility_word(word: &str) -> Option<Eligibility> {
 
 fn lower_all(list: &[String]) -> Vec<String> {
     list.iter()
-        .map(|s| s.trim().to_lowercase())
+        .map(|s| s.trim().to_ascii_lowercase())
         .filter(|s| !s.is_empty())
         .collect()
 }

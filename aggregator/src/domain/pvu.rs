@@ -15,6 +15,8 @@
 //!   by default); else unknown, with the sub-capacity cores as an explicit lower bound.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -491,61 +493,108 @@ pub enum Full {
 /// The cores the OS instance sees: counted cores, else logical CPUs over threads per core, else
 /// logical CPUs (each counted as a core, said so).
 pub fn visible_cores(t: &Topology) -> Option<CoreCount> {
+    visible(t).map(|v| CoreCount {
+        cores: v.cores(),
+        how: v.to_string(),
+    })
+}
+
+/// The count behind [`visible_cores`], written out only where it is used.
+#[derive(Debug, Clone, Copy)]
+enum Visible {
+    Counted { cores: u32, logical: u32, tpc: u32 },
+    CountedOnly { cores: u32 },
+    Divided { logical: u32, tpc: u32 },
+    LogicalOnly { logical: u32 },
+}
+
+fn visible(t: &Topology) -> Option<Visible> {
     match (t.cores, t.logical_cpus, t.threads_per_core) {
-        (Some(c), Some(l), Some(tpc)) if c > 0 => Some(CoreCount {
-            cores: f64::from(c),
-            how: format!("{c} cores ({l} logical CPUs, {tpc} threads per core)"),
+        (Some(cores), Some(logical), Some(tpc)) if cores > 0 => Some(Visible::Counted {
+            cores,
+            logical,
+            tpc,
         }),
-        (Some(c), _, _) if c > 0 => Some(CoreCount {
-            cores: f64::from(c),
-            how: format!("{c} cores counted"),
-        }),
-        (_, Some(l), Some(tpc)) if l > 0 && tpc > 0 => {
-            let c = l.div_ceil(tpc);
-            Some(CoreCount {
-                cores: f64::from(c),
-                how: format!("{l} logical CPUs / {tpc} threads per core = {c} cores"),
-            })
+        (Some(cores), _, _) if cores > 0 => Some(Visible::CountedOnly { cores }),
+        (_, Some(logical), Some(tpc)) if logical > 0 && tpc > 0 => {
+            Some(Visible::Divided { logical, tpc })
         }
-        (_, Some(l), _) if l > 0 => Some(CoreCount {
-            cores: f64::from(l),
-            how: format!("{l} logical CPUs, threads per core unknown: each counted as a core"),
-        }),
+        (_, Some(logical), _) if logical > 0 => Some(Visible::LogicalOnly { logical }),
         _ => None,
+    }
+}
+
+impl Visible {
+    fn cores(self) -> f64 {
+        f64::from(match self {
+            Visible::Counted { cores, .. } | Visible::CountedOnly { cores } => cores,
+            Visible::Divided { logical, tpc } => logical.div_ceil(tpc),
+            Visible::LogicalOnly { logical } => logical,
+        })
+    }
+}
+
+impl fmt::Display for Visible {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Visible::Counted {
+                cores,
+                logical,
+                tpc,
+            } => write!(
+                f,
+                "{cores} cores ({logical} logical CPUs, {tpc} threads per core)"
+            ),
+            Visible::CountedOnly { cores } => write!(f, "{cores} cores counted"),
+            Visible::Divided { logical, tpc } => write!(
+                f,
+                "{logical} logical CPUs / {tpc} threads per core = {} cores",
+                logical.div_ceil(tpc)
+            ),
+            Visible::LogicalOnly { logical } => write!(
+                f,
+                "{logical} logical CPUs, threads per core unknown: each counted as a core"
+            ),
+        }
     }
 }
 
 /// What the host is allocated, before any cap by the full capacity.
 pub fn sub_capacity(h: &AgentHost) -> Option<CoreCount> {
-    let layer = h.virtualization.machine_layer();
-    let technology = layer.map(|l| l.technology);
+    let technology = h.virtualization.machine_layer().map(|l| l.technology);
+    let container = if h.virtualization.in_container() {
+        match h.topology.container_quota_cpus {
+            Some(q) => format!(
+                "container: counted as the machine it runs on (its CPU quota of {} CPUs does not count); ",
+                Num(q)
+            ),
+            None => "container: counted as the machine it runs on; ".to_string(),
+        }
+    } else {
+        String::new()
+    };
     let mut count = match technology {
         Some(Technology::PowervmLparShared | Technology::PowervmLparDedicated) => {
-            power_sub(h, technology)
+            power_sub(h, technology)?
         }
-        Some(Technology::ZLpar | Technology::Zvm | Technology::ZKvm) => s390_sub(h, technology),
-        Some(t) => visible_cores(&h.topology).map(|c| CoreCount {
-            cores: c.cores,
-            how: format!("{t} VM: {}", c.how),
-        }),
-        None if h.virtualization.kind.is_none() => visible_cores(&h.topology).map(|c| CoreCount {
-            cores: c.cores,
-            how: format!("virtualization not reported: {}", c.how),
-        }),
-        None => visible_cores(&h.topology).map(|c| CoreCount {
-            cores: c.cores,
-            how: format!("bare metal: every active core, {}", c.how),
-        }),
-    }?;
-    if h.virtualization.in_container() {
-        let quota = match h.topology.container_quota_cpus {
-            Some(q) => format!(" (its CPU quota of {} CPUs does not count)", Num(q)),
-            None => String::new(),
-        };
-        count.how = format!(
-            "container: counted as the machine it runs on{quota}; {}",
-            count.how
-        );
+        Some(Technology::ZLpar | Technology::Zvm | Technology::ZKvm) => s390_sub(h, technology)?,
+        other => {
+            let v = visible(&h.topology)?;
+            let how = match other {
+                Some(t) => format!("{container}{t} VM: {v}"),
+                None if h.virtualization.kind.is_none() => {
+                    format!("{container}virtualization not reported: {v}")
+                }
+                None => format!("{container}bare metal: every active core, {v}"),
+            };
+            return Some(CoreCount {
+                cores: v.cores(),
+                how,
+            });
+        }
+    };
+    if !container.is_empty() {
+        count.how.insert_str(0, &container);
     }
     Some(count)
 }
@@ -696,13 +745,10 @@ pub fn full_capacity(
     let mut notes: Vec<String> = Vec::new();
     if let Some(h) = host {
         if h.virtualization.on_bare_metal() {
-            if let Some(c) = visible_cores(&h.topology) {
+            if let Some(v) = visible(&h.topology) {
                 return Full::Known(CoreCount {
-                    cores: c.cores,
-                    how: format!(
-                        "bare metal: every active core as the agent counts them, {}",
-                        c.how
-                    ),
+                    cores: v.cores(),
+                    how: format!("bare metal: every active core as the agent counts them, {v}"),
                 });
             }
         }
@@ -925,19 +971,25 @@ pub fn exposure_at(
             s.cores = f.cores;
         }
     }
-    let side = |c: &CoreCount| CapacitySide {
-        cores: c.cores,
-        pvu: c.cores * r,
-        how: format!(
-            "{}; {} cores x {} PVU = {} PVU",
-            c.how,
+    let side = |c: CoreCount| {
+        let pvu = c.cores * r;
+        let mut how = c.how;
+        // Writing to a String cannot fail.
+        let _ = write!(
+            how,
+            "; {} cores x {} PVU = {} PVU",
             Num(c.cores),
             Num(r),
-            Num(c.cores * r)
-        ),
+            Num(pvu)
+        );
+        CapacitySide {
+            cores: c.cores,
+            pvu,
+            how,
+        }
     };
-    let sub_side = sub.as_ref().map(side);
-    let (full_side, exposed, summary) = match &full {
+    let sub_side = sub.map(side);
+    let (full_side, exposed, summary) = match full {
         Full::Known(f) => {
             let fs = side(f);
             let exposed = sub_side.as_ref().map(|s| (fs.pvu - s.pvu).max(0.0));
@@ -961,7 +1013,7 @@ pub fn exposure_at(
             (FullCapacity::Known(fs), exposed, summary)
         }
         Full::Unknown { lower_bound, why } => {
-            let lb = lower_bound.as_ref().map(side);
+            let lb = lower_bound.map(side);
             let summary = match (&sub_side, &lb) {
                 (Some(s), Some(l)) => format!(
                     "{why}: full capacity at least {} cores = {} PVU; sub-capacity {} cores = {} PVU at {} PVU/core",
@@ -982,7 +1034,7 @@ pub fn exposure_at(
             (
                 FullCapacity::Unknown {
                     lower_bound: lb,
-                    why: why.clone(),
+                    why,
                 },
                 None,
                 summary,
