@@ -1,4 +1,5 @@
-//! `aggregator.toml`: where to listen, the certificates, limits, retention, metrics and logs.
+//! `aggregator.toml`: where to listen, the certificates, limits, retention, reconciliation rules,
+//! the ILMT REST pull, metrics and logs.
 //!
 //! API boundary: unknown keys are refused (a typo must not silently fall back to a default), and
 //! relative paths are taken relative to the config file's folder.
@@ -44,9 +45,107 @@ pub struct Config {
     #[serde(default)]
     pub retention: Retention,
     #[serde(default)]
+    pub reconcile: ReconcileConfig,
+    /// ILMT's REST API, pulled on demand (`subcap ilmt pull`) and on a schedule; none when absent.
+    pub ilmt: Option<IlmtConfig>,
+    #[serde(default)]
     pub metrics: Metrics,
     #[serde(default)]
     pub log: Log,
+}
+
+/// `[reconcile]`: the thresholds findings are judged by, and a site's own data files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcileConfig {
+    /// An ILMT computer last seen more than this many days ago is STALE.
+    pub stale_days: u32,
+    /// A host whose last ILMT software/capacity scan or upload is older is ILMT_AGENT_DOWN.
+    pub scan_max_age_days: u32,
+    /// Cores by which agent and ILMT may differ before CAPACITY_MISMATCH.
+    pub capacity_tolerance_cores: f64,
+    /// Days after IBM software is first seen by which ILMT must cover the host (DEADLINE).
+    pub deadline_days: u32,
+    /// How often the metrics' reconciliation is refreshed, in seconds (queries always see the
+    /// store as it is).
+    pub interval_secs: u64,
+    /// A site's own eligibility policy / PVU table (same format as the built-in files in
+    /// `aggregator/data/`); the built-in ones when absent.
+    pub eligibility: Option<PathBuf>,
+    pub pvu_table: Option<PathBuf>,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        let t = crate::domain::Thresholds::default();
+        ReconcileConfig {
+            stale_days: u32::try_from(t.stale_days).unwrap_or(14),
+            scan_max_age_days: u32::try_from(t.scan_max_age_days).unwrap_or(14),
+            capacity_tolerance_cores: t.capacity_tolerance_cores,
+            deadline_days: u32::try_from(t.deadline_days).unwrap_or(90),
+            interval_secs: 300,
+            eligibility: None,
+            pvu_table: None,
+        }
+    }
+}
+
+impl ReconcileConfig {
+    pub fn thresholds(&self) -> crate::domain::Thresholds {
+        crate::domain::Thresholds {
+            stale_days: i64::from(self.stale_days),
+            scan_max_age_days: i64::from(self.scan_max_age_days),
+            capacity_tolerance_cores: self.capacity_tolerance_cores,
+            deadline_days: i64::from(self.deadline_days),
+        }
+    }
+}
+
+/// `[ilmt]`: where ILMT's REST API is and how to reach it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IlmtConfig {
+    /// `https://ilmt.example.com:9081` (a path prefix is kept).
+    pub url: String,
+    /// A file holding the API token (readable by the aggregator only).
+    pub token_file: PathBuf,
+    /// PEM CA certificate(s) of the ILMT server's certificate.
+    pub ca_file: PathBuf,
+    /// Seconds between scheduled pulls; 0: only on demand (`subcap ilmt pull`).
+    #[serde(default = "default_pull_interval")]
+    pub pull_interval_secs: u64,
+    /// Rows per API page.
+    #[serde(default = "default_page_size")]
+    pub page_size: usize,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    /// One page: request sent to body fully read.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
+}
+
+fn default_pull_interval() -> u64 {
+    86_400
+}
+fn default_page_size() -> usize {
+    10_000
+}
+fn default_connect_timeout() -> u64 {
+    15
+}
+fn default_request_timeout() -> u64 {
+    300
+}
+
+impl IlmtConfig {
+    /// The REST client's settings.
+    pub fn pull_config(&self) -> crate::ilmt::rest::PullConfig {
+        let mut c = crate::ilmt::rest::PullConfig::new(&self.url, &self.token_file, &self.ca_file);
+        c.page_size = self.page_size;
+        c.connect_timeout = Duration::from_secs(self.connect_timeout_secs);
+        c.request_timeout = Duration::from_secs(self.request_timeout_secs);
+        c
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -230,6 +329,48 @@ impl Config {
                 "more than 64 MiB is refused".into(),
             ));
         }
+        let r = &c.reconcile;
+        for (field, v) in [
+            ("reconcile.stale_days", r.stale_days),
+            ("reconcile.scan_max_age_days", r.scan_max_age_days),
+            ("reconcile.deadline_days", r.deadline_days),
+        ] {
+            if v == 0 {
+                return Err(invalid(field, "must be at least 1".into()));
+            }
+        }
+        if !(r.capacity_tolerance_cores >= 0.0 && r.capacity_tolerance_cores.is_finite()) {
+            return Err(invalid(
+                "reconcile.capacity_tolerance_cores",
+                format!(
+                    "{} is not a number of cores >= 0",
+                    r.capacity_tolerance_cores
+                ),
+            ));
+        }
+        if r.interval_secs == 0 {
+            return Err(invalid(
+                "reconcile.interval_secs",
+                "must be at least 1".into(),
+            ));
+        }
+        if let Some(i) = &c.ilmt {
+            if !i.url.starts_with("https://") {
+                return Err(invalid(
+                    "ilmt.url",
+                    format!(
+                        "{:?}: only https:// is supported (the token must not travel in clear)",
+                        i.url
+                    ),
+                ));
+            }
+            if i.page_size == 0 || i.page_size > 100_000 {
+                return Err(invalid("ilmt.page_size", "1 to 100000".into()));
+            }
+            if i.connect_timeout_secs == 0 || i.request_timeout_secs == 0 {
+                return Err(invalid("ilmt.*_timeout_secs", "must be at least 1".into()));
+            }
+        }
         let abs = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -240,6 +381,16 @@ impl Config {
         abs(&mut c.tls.key);
         abs(&mut c.tls.agent_ca);
         abs(&mut c.tls.operator_ca);
+        if let Some(p) = c.reconcile.eligibility.as_mut() {
+            abs(p);
+        }
+        if let Some(p) = c.reconcile.pvu_table.as_mut() {
+            abs(p);
+        }
+        if let Some(i) = c.ilmt.as_mut() {
+            abs(&mut i.token_file);
+            abs(&mut i.ca_file);
+        }
         Ok(c)
     }
 }
@@ -268,6 +419,30 @@ operator_ca = "/etc/pki/operators-ca.pem"
         assert!(c.retention.history_days >= MIN_HISTORY_DAYS);
         assert!(c.metrics.listen.is_none());
         assert_eq!(c.store.cache_mb, 64);
+        assert_eq!(
+            c.reconcile.thresholds(),
+            crate::domain::Thresholds::default()
+        );
+        assert!(c.ilmt.is_none());
+    }
+
+    #[test]
+    fn ilmt_and_data_file_paths_resolve_next_to_the_config() {
+        let text = format!(
+            "{MINIMAL}\n[reconcile]\nstale_days = 30\npvu_table = \"site-pvu.toml\"\n\n[ilmt]\nurl = \"https://ilmt.example.com:9081\"\ntoken_file = \"ilmt-token\"\nca_file = \"/etc/pki/ilmt-ca.pem\"\npull_interval_secs = 3600\n"
+        );
+        let c = Config::parse(&text, "a.toml", Path::new("/etc/subcap")).unwrap();
+        assert_eq!(c.reconcile.thresholds().stale_days, 30);
+        assert_eq!(
+            c.reconcile.pvu_table.as_deref(),
+            Some(Path::new("/etc/subcap/site-pvu.toml"))
+        );
+        let i = c.ilmt.unwrap();
+        assert_eq!(i.token_file, Path::new("/etc/subcap/ilmt-token"));
+        assert_eq!(i.pull_interval_secs, 3600);
+        let p = i.pull_config();
+        assert_eq!(p.page_size, 10_000);
+        assert_eq!(p.ca_file, Path::new("/etc/pki/ilmt-ca.pem"));
     }
 
     #[test]
@@ -296,6 +471,22 @@ operator_ca = "/etc/pki/operators-ca.pem"
             (
                 format!("{MINIMAL}identity_binding = \"loose\"\n"),
                 "unknown variant `loose`",
+            ),
+            (
+                format!("{MINIMAL}\n[reconcile]\nstale_days = 0\n"),
+                "a.toml: reconcile.stale_days: must be at least 1",
+            ),
+            (
+                format!("{MINIMAL}\n[reconcile]\ncapacity_tolerance_cores = -1.0\n"),
+                "a.toml: reconcile.capacity_tolerance_cores: -1 is not",
+            ),
+            (
+                format!("{MINIMAL}\n[ilmt]\nurl = \"http://ilmt:9081\"\ntoken_file = \"t\"\nca_file = \"c\"\n"),
+                "a.toml: ilmt.url: \"http://ilmt:9081\": only https://",
+            ),
+            (
+                format!("{MINIMAL}\n[ilmt]\nurl = \"https://ilmt:9081\"\n"),
+                "missing field `token_file`",
             ),
         ];
         for (text, want) in cases {

@@ -13,5 +13,6 @@ pub mod imports;
 pub mod ingest;
 pub mod metrics;
 pub mod ops;
+pub mod reconcile;
 pub mod server;
 pub mod store;

@@ -4,12 +4,13 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use crate::reconcile::Totals;
 use crate::store::Store;
 
 /// Why a report was refused: the label of `subcap_reports_refused_total`.
@@ -58,6 +59,10 @@ pub struct Metrics {
     flushed_requests: AtomicU64,
     write_batches: AtomicU64,
     batched_writes: AtomicU64,
+    /// The latest reconciliation's counts and when it was computed.
+    reconciliation: Mutex<Option<(Totals, SystemTime)>>,
+    ilmt_pulls_ok: AtomicU64,
+    ilmt_pulls_failed: AtomicU64,
 }
 
 impl Metrics {
@@ -118,6 +123,80 @@ impl Metrics {
             Ordering::Relaxed,
         );
         self.flushed_requests.fetch_add(requests, Ordering::Relaxed);
+    }
+
+    /// Records the counts of a reconciliation computed at `at`.
+    pub fn reconciled(&self, totals: &Totals, at: SystemTime) {
+        let mut r = self
+            .reconciliation
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *r = Some((totals.clone(), at));
+    }
+
+    pub fn ilmt_pulled(&self, ok: bool) {
+        let counter = if ok {
+            &self.ilmt_pulls_ok
+        } else {
+            &self.ilmt_pulls_failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render_reconciliation(&self, o: &mut String) {
+        let r = self
+            .reconciliation
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _ = writeln!(
+            o,
+            "# HELP subcap_ilmt_pulls_total Pulls of ILMT's REST API, by result."
+        );
+        let _ = writeln!(o, "# TYPE subcap_ilmt_pulls_total counter");
+        let _ = writeln!(
+            o,
+            "subcap_ilmt_pulls_total{{result=\"ok\"}} {}",
+            self.ilmt_pulls_ok.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            o,
+            "subcap_ilmt_pulls_total{{result=\"failed\"}} {}",
+            self.ilmt_pulls_failed.load(Ordering::Relaxed)
+        );
+        // Absent until the first reconciliation: a zero would claim "nothing uncovered".
+        let Some((t, at)) = r.as_ref() else {
+            return;
+        };
+        let _ = writeln!(o, "# HELP subcap_hosts_by_coverage Hosts per coverage state, as of the last reconciliation.");
+        let _ = writeln!(o, "# TYPE subcap_hosts_by_coverage gauge");
+        for (c, n) in &t.hosts_by_coverage {
+            let _ = writeln!(o, "subcap_hosts_by_coverage{{coverage=\"{c}\"}} {n}");
+        }
+        let _ = writeln!(
+            o,
+            "# HELP subcap_findings Findings per code, as of the last reconciliation."
+        );
+        let _ = writeln!(o, "# TYPE subcap_findings gauge");
+        for (c, n) in &t.findings_by_code {
+            let _ = writeln!(o, "subcap_findings{{code=\"{c}\"}} {n}");
+        }
+        let _ = writeln!(o, "# HELP subcap_exposed_pvu PVU at risk: full minus sub-capacity of the hosts failing a sub-capacity condition (each host once), where known.");
+        let _ = writeln!(o, "# TYPE subcap_exposed_pvu gauge");
+        let _ = writeln!(o, "subcap_exposed_pvu {}", t.exposed_pvu);
+        let _ = writeln!(o, "# HELP subcap_exposure_unknown_hosts Hosts failing a sub-capacity condition whose full capacity is unknown.");
+        let _ = writeln!(o, "# TYPE subcap_exposure_unknown_hosts gauge");
+        let _ = writeln!(
+            o,
+            "subcap_exposure_unknown_hosts {}",
+            t.exposure_unknown_hosts
+        );
+        let secs = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let _ = writeln!(o, "# HELP subcap_reconciled_timestamp_seconds When the reconciliation behind these gauges was computed.");
+        let _ = writeln!(o, "# TYPE subcap_reconciled_timestamp_seconds gauge");
+        let _ = writeln!(o, "subcap_reconciled_timestamp_seconds {secs}");
     }
 
     /// The text exposition of every metric, with the store's gauges read now.
@@ -238,6 +317,7 @@ impl Metrics {
             "subcap_tls_handshake_failures_total {}",
             get(&self.handshake_failures)
         );
+        self.render_reconciliation(&mut o);
         o
     }
 }

@@ -1,14 +1,17 @@
 //! `subcap`: the operators' command line. Asks the aggregator over gRPC with an operator
 //! certificate; prints tables, JSON or CSV.
 //!
-//! Exit codes: 0 done; 2 bad arguments or config; 3 the aggregator could not be reached or refused.
+//! Exit codes: 0 done; 1 `--fail-on` findings exist; 2 bad arguments or config; 3 the aggregator
+//! could not be reached or refused.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use subcap_aggregator::domain::Code;
 use subcap_aggregator::ops::output::{Format, Table};
+use subcap_aggregator::ops::views::{self, Answer};
 use subcap_aggregator::ops::OperatorConfig;
 use subcap_proto::time::rfc3339;
 use subcap_proto::v1 as pb;
@@ -34,15 +37,32 @@ struct Cli {
     /// Output: an aligned table, JSON (an array of objects), or CSV.
     #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
     format: Format,
+    /// Exit 1 when findings of these codes exist: among those the command shows (`findings`,
+    /// `hosts` with a filter, `host`), else in the whole reconciliation. For monitoring jobs.
+    #[arg(long, value_name = "CODE,...", value_delimiter = ',', global = true)]
+    fail_on: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Every host that has reported, with its latest report's summary.
-    Hosts,
-    /// One host: its latest report (every field and its evidence) and its report history.
+    /// Every host that has reported, with its latest report's summary. With a filter: the hosts'
+    /// reconciliation (coverage, finding codes, PVU exposure); filters combine, each narrows.
+    Hosts {
+        /// Only hosts with IBM software that no ILMT computer covers.
+        #[arg(long)]
+        uncovered: bool,
+        /// Only hosts on virtualization not eligible for sub-capacity (or uncertain).
+        #[arg(long)]
+        ineligible: bool,
+        /// Only hosts in these coverage states: covered, stale, uncovered, not_required,
+        /// superseded.
+        #[arg(long, value_name = "STATE,...", value_delimiter = ',')]
+        coverage: Vec<String>,
+    },
+    /// One host: its latest report (every field and its evidence), its reconciliation (ILMT
+    /// matches with the key that matched, findings with evidence, exposure) and report history.
     Host {
         /// Host key, hostname or FQDN (case-insensitive).
         name: String,
@@ -50,7 +70,19 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         history: u32,
     },
-    /// ILMT's own records: import files, list imports.
+    /// Findings of the reconciliation of agent reports with ILMT's newest host list.
+    Findings {
+        /// Only these codes (repeat or separate with commas).
+        #[arg(long = "code", value_name = "CODE", value_delimiter = ',')]
+        codes: Vec<String>,
+        /// Only findings first seen on or after this day (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Only this host's findings (host key, hostname or FQDN).
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
+    },
+    /// ILMT's own records: import files, pull from ILMT's REST API, list imports.
     #[command(subcommand)]
     Ilmt(IlmtCommand),
 }
@@ -63,6 +95,8 @@ enum IlmtCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Have the aggregator pull ILMT's host list from its REST API now (its [ilmt] settings).
+    Pull,
     /// Every stored import, oldest first.
     Imports,
 }
@@ -71,6 +105,18 @@ enum IlmtCommand {
 enum Failure {
     Usage(String),
     Aggregator(String),
+}
+
+/// What a command printed, and the findings `--fail-on` is judged by (when it fetched any).
+struct Done {
+    out: String,
+    answer: Option<Answer>,
+}
+
+impl From<String> for Done {
+    fn from(out: String) -> Done {
+        Done { out, answer: None }
+    }
 }
 
 fn main() -> ExitCode {
@@ -86,9 +132,14 @@ fn main() -> ExitCode {
         }
     };
     match rt.block_on(run(cli)) {
-        Ok(out) => {
+        Ok((out, failing)) => {
             print!("{out}");
-            ExitCode::SUCCESS
+            if failing.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("subcap: --fail-on: {}", failing.join(", "));
+                ExitCode::from(1)
+            }
         }
         Err(Failure::Usage(m)) => {
             eprintln!("subcap: {m}");
@@ -101,18 +152,138 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<String, Failure> {
+/// Runs the command; returns its output and the `--fail-on` findings found ("CODE: n").
+async fn run(cli: Cli) -> Result<(String, Vec<String>), Failure> {
+    let fail_on = cli
+        .fail_on
+        .iter()
+        .map(|c| {
+            c.parse::<Code>()
+                .map_err(|e| Failure::Usage(format!("--fail-on: {e}")))
+        })
+        .collect::<Result<Vec<Code>, Failure>>()?;
     let config = OperatorConfig::load(&cli.config).map_err(|e| Failure::Usage(e.to_string()))?;
     let channel = subcap_proto::client::channel(&config.client_tls())
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let mut q = QueryClient::new(channel.clone());
     let mut ilmt = IlmtClient::new(channel);
-    match cli.command {
-        Command::Hosts => hosts(&mut q, cli.format).await,
-        Command::Host { name, history } => host(&mut q, &name, history, cli.format).await,
-        Command::Ilmt(IlmtCommand::Import { files }) => import(&mut ilmt, &files, cli.format).await,
-        Command::Ilmt(IlmtCommand::Imports) => imports(&mut ilmt, cli.format).await,
+    let format = cli.format;
+    let done: Done = match cli.command {
+        Command::Hosts {
+            uncovered,
+            ineligible,
+            mut coverage,
+        } => {
+            let mut codes = Vec::new();
+            if uncovered {
+                coverage.push("uncovered".into());
+            }
+            if ineligible {
+                codes.push(Code::IneligibleVirtualization.as_str().to_string());
+            }
+            if coverage.is_empty() && codes.is_empty() {
+                hosts(&mut q, format).await?.into()
+            } else {
+                let request = pb::ReconcileRequest {
+                    codes,
+                    coverage,
+                    with_hosts: true,
+                    with_findings: true,
+                    ..Default::default()
+                };
+                let a = ask(&mut q, request).await?;
+                let out = answer_output(views::hosts_table(&a.hosts), &a, format);
+                Done {
+                    out,
+                    answer: Some(a),
+                }
+            }
+        }
+        Command::Host { name, history } => host(&mut q, &name, history, format).await?,
+        Command::Findings { codes, since, host } => {
+            let request = pb::ReconcileRequest {
+                codes,
+                since: since.unwrap_or_default(),
+                host: host.unwrap_or_default(),
+                with_findings: true,
+                ..Default::default()
+            };
+            let a = ask(&mut q, request).await?;
+            let out = answer_output(views::findings_table(&a.findings), &a, format);
+            Done {
+                out,
+                answer: Some(a),
+            }
+        }
+        Command::Ilmt(IlmtCommand::Import { files }) => {
+            import(&mut ilmt, &files, format).await?.into()
+        }
+        Command::Ilmt(IlmtCommand::Pull) => pull(&mut ilmt, format).await?.into(),
+        Command::Ilmt(IlmtCommand::Imports) => imports(&mut ilmt, format).await?.into(),
+    };
+    if fail_on.is_empty() {
+        return Ok((done.out, Vec::new()));
     }
+    let failing = match &done.answer {
+        Some(a) => failing_shown(a, &fail_on),
+        None => {
+            let a = ask(&mut q, pb::ReconcileRequest::default()).await?;
+            failing_totals(&a, &fail_on)
+        }
+    };
+    Ok((done.out, failing))
+}
+
+async fn ask(
+    q: &mut QueryClient<Channel>,
+    request: pb::ReconcileRequest,
+) -> Result<Answer, Failure> {
+    views::reconcile(q, request)
+        .await
+        .map_err(|s| match s.code() {
+            tonic::Code::InvalidArgument => Failure::Usage(s.message().to_string()),
+            _ => refused("reconcile", s),
+        })
+}
+
+/// A table of an answer; in table format followed by what it was computed from.
+fn answer_output(t: Table, a: &Answer, format: Format) -> String {
+    let mut out = t.render(format);
+    if format == Format::Table {
+        out.push('\n');
+        out.push_str(&views::basis_lines(a));
+    }
+    out
+}
+
+/// `--fail-on` codes among the findings an answer shows ("CODE: n").
+fn failing_shown(a: &Answer, fail_on: &[Code]) -> Vec<String> {
+    fail_on
+        .iter()
+        .filter_map(|code| {
+            let n = a
+                .findings
+                .iter()
+                .filter(|f| f.code == code.as_str())
+                .filter(|f| a.hosts.is_empty() || a.hosts.iter().any(|h| h.host_key == f.host_key))
+                .count();
+            (n > 0).then(|| format!("{code}: {n}"))
+        })
+        .collect()
+}
+
+/// `--fail-on` codes among a reconciliation's totals ("CODE: n").
+fn failing_totals(a: &Answer, fail_on: &[Code]) -> Vec<String> {
+    let Some(t) = &a.totals else {
+        return Vec::new();
+    };
+    fail_on
+        .iter()
+        .filter_map(|code| {
+            let n = t.findings_by_code.get(code.as_str()).copied().unwrap_or(0);
+            (n > 0).then(|| format!("{code}: {n}"))
+        })
+        .collect()
 }
 
 const IMPORT_COLUMNS: &[&str] = &[
@@ -190,6 +361,25 @@ async fn import(
     Ok(t.render(format))
 }
 
+async fn pull(c: &mut IlmtClient<Channel>, format: Format) -> Result<String, Failure> {
+    let r = c
+        .pull(pb::PullRequest {})
+        .await
+        .map_err(|s| refused("ILMT pull", s))?
+        .into_inner();
+    let mut t = Table::new(IMPORT_COLUMNS);
+    if let Some(i) = &r.import {
+        t.push(import_row(i));
+    }
+    if r.duplicate {
+        eprintln!("ILMT answered exactly as at the import listed: nothing stored again");
+    }
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(t.render(format))
+}
+
 async fn imports(c: &mut IlmtClient<Channel>, format: Format) -> Result<String, Failure> {
     let r = c
         .list_imports(pb::ListImportsRequest {})
@@ -259,7 +449,7 @@ async fn host(
     name: &str,
     history: u32,
     format: Format,
-) -> Result<String, Failure> {
+) -> Result<Done, Failure> {
     let r = q
         .get_host(pb::GetHostRequest {
             host: name.to_string(),
@@ -268,39 +458,114 @@ async fn host(
         .await
         .map_err(|s| refused(&format!("host {name:?}"), s))?
         .into_inner();
-    match format {
-        // The whole answer in the proto's canonical JSON: every field and every evidence entry.
-        Format::Json => serde_json::to_string_pretty(&r)
-            .map(|s| s + "\n")
-            .map_err(|e| Failure::Aggregator(e.to_string())),
-        Format::Csv => {
-            let mut t = Table::new(&["report_id", "collected_at", "received_at"]);
-            for h in r.history {
-                t.push(vec![
-                    h.report_id,
-                    time(&h.collected_at),
-                    time(&h.received_at),
-                ]);
-            }
-            Ok(t.render(Format::Csv))
+    let a = ask(
+        q,
+        pb::ReconcileRequest {
+            host: name.to_string(),
+            with_hosts: true,
+            with_findings: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let history_table = |r: &pb::GetHostResponse| {
+        let mut t = Table::new(&["report_id", "collected_at", "received_at"]);
+        for h in &r.history {
+            t.push(vec![
+                h.report_id.clone(),
+                time(&h.collected_at),
+                time(&h.received_at),
+            ]);
         }
+        t
+    };
+    let out = match format {
+        // The whole answer in the proto's canonical JSON: every field and every evidence entry,
+        // and the host's reconciliation.
+        Format::Json => {
+            let mut v = serde_json::to_value(&r).map_err(|e| Failure::Aggregator(e.to_string()))?;
+            if let serde_json::Value::Object(m) = &mut v {
+                let rec = serde_json::json!({
+                    "basis": a.basis,
+                    "host": a.hosts.first(),
+                    "findings": a.findings,
+                });
+                m.insert("reconciliation".into(), rec);
+            }
+            serde_json::to_string_pretty(&v)
+                .map(|s| s + "\n")
+                .map_err(|e| Failure::Aggregator(e.to_string()))?
+        }
+        Format::Csv => history_table(&r).render(Format::Csv),
         Format::Table => {
             let mut out = String::new();
             if let Some(latest) = &r.latest {
                 // The same text `subcap-agent scan` prints.
                 out.push_str(&subcap_agent::render::text(latest));
             }
-            let mut t = Table::new(&["report_id", "collected_at", "received_at"]);
-            for h in r.history {
-                t.push(vec![
-                    h.report_id,
-                    time(&h.collected_at),
-                    time(&h.received_at),
-                ]);
-            }
+            out.push_str("\n[reconciliation]\n");
+            out.push_str(&host_reconciliation(&a));
             out.push_str("\n[history]\n");
-            out.push_str(&t.render(Format::Table));
-            Ok(out)
+            out.push_str(&history_table(&r).render(Format::Table));
+            out
+        }
+    };
+    Ok(Done {
+        out,
+        answer: Some(a),
+    })
+}
+
+/// The reconciliation of one host as indented text.
+fn host_reconciliation(a: &Answer) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let Some(h) = a.hosts.first() else {
+        let _ = writeln!(o, "not reconciled (see `skipped` below)");
+        o.push_str(&views::basis_lines(a));
+        return o;
+    };
+    let _ = writeln!(o, "coverage: {}", h.coverage);
+    for m in &h.matches {
+        let r = m.ilmt.as_ref();
+        let _ = writeln!(
+            o,
+            "matched by {}: ILMT computer {} {} ({})",
+            m.key,
+            r.and_then(|r| r.id)
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "-".into()),
+            r.map(|r| r.name.as_str()).unwrap_or_default(),
+            m.evidence
+        );
+    }
+    if let Some(e) = &h.exposure {
+        let _ = writeln!(o, "exposure: {}", e.summary);
+        let _ = writeln!(o, "  rate: {}", e.pvu_per_core_how);
+        if let Some(c) = &e.sub_capacity {
+            let _ = writeln!(o, "  sub-capacity: {}", c.how);
+        }
+        match (&e.full_capacity, &e.full_capacity_lower_bound) {
+            (Some(c), _) => {
+                let _ = writeln!(o, "  full capacity: {}", c.how);
+            }
+            (None, lb) => {
+                let _ = writeln!(o, "  full capacity unknown: {}", e.full_capacity_unknown);
+                if let Some(lb) = lb {
+                    let _ = writeln!(o, "  at least: {}", lb.how);
+                }
+            }
         }
     }
+    for f in &a.findings {
+        let _ = writeln!(o, "{}: {}", f.code, f.summary);
+        for e in &f.evidence {
+            let _ = writeln!(o, "  - {e}");
+        }
+    }
+    for n in &h.notes {
+        let _ = writeln!(o, "note: {n}");
+    }
+    o.push_str(&views::basis_lines(a));
+    o
 }

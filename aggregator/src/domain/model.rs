@@ -315,6 +315,20 @@ impl Code {
         Code::Ghost,
     ];
 
+    /// Whether a finding of this code fails a sub-capacity condition for its host, so the host
+    /// counts at full capacity: not covered by ILMT (UNCOVERED, STALE, ILMT_AGENT_DOWN), not an
+    /// eligible technology, or counted by ILMT's defaults for want of VM manager data.
+    pub const fn breaks_claim(self) -> bool {
+        matches!(
+            self,
+            Code::Uncovered
+                | Code::Stale
+                | Code::IlmtAgentDown
+                | Code::IneligibleVirtualization
+                | Code::VmManagerDataMissing
+        )
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Code::Uncovered => "UNCOVERED",
@@ -328,6 +342,21 @@ impl Code {
             Code::UnknownProcessor => "UNKNOWN_PROCESSOR",
             Code::Ghost => "GHOST",
         }
+    }
+}
+
+impl std::str::FromStr for Code {
+    type Err = String;
+    /// A code as written (`UNCOVERED`), case-insensitive.
+    fn from_str(s: &str) -> Result<Code, String> {
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                let all: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+                format!("{s:?} is not a finding code (one of {})", all.join(", "))
+            })
     }
 }
 
@@ -400,6 +429,46 @@ pub enum Coverage {
     /// Another host key reported later with this host's machine identity (BigFix id, UUID or
     /// serial) while this one's report is old: an old name of that machine. No findings.
     Superseded,
+}
+
+impl Coverage {
+    pub const ALL: &'static [Coverage] = &[
+        Coverage::Covered,
+        Coverage::Stale,
+        Coverage::Uncovered,
+        Coverage::NotRequired,
+        Coverage::Superseded,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Coverage::Covered => "covered",
+            Coverage::Stale => "stale",
+            Coverage::Uncovered => "uncovered",
+            Coverage::NotRequired => "not_required",
+            Coverage::Superseded => "superseded",
+        }
+    }
+}
+
+impl std::str::FromStr for Coverage {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Coverage, String> {
+        Coverage::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                let all: Vec<&str> = Coverage::ALL.iter().map(|c| c.as_str()).collect();
+                format!("{s:?} is not a coverage state (one of {})", all.join(", "))
+            })
+    }
+}
+
+impl fmt::Display for Coverage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An ILMT computer tied to a host, and by what.
@@ -610,6 +679,38 @@ mod tests {
             }],
         };
         assert!(docker_on_metal.on_bare_metal());
+    }
+
+    #[test]
+    fn codes_and_coverage_states_read_back_as_written() {
+        for c in Code::ALL {
+            assert_eq!(c.as_str().parse::<Code>(), Ok(*c));
+            assert_eq!(c.as_str().to_lowercase().parse::<Code>(), Ok(*c));
+            // The serde name is the written one.
+            assert_eq!(serde_json::to_string(c).unwrap(), format!("\"{c}\""));
+        }
+        for c in Coverage::ALL {
+            assert_eq!(c.as_str().parse::<Coverage>(), Ok(*c));
+            assert_eq!(serde_json::to_string(c).unwrap(), format!("\"{c}\""));
+        }
+        let e = "UNCOVERD".parse::<Code>().unwrap_err();
+        assert!(e.contains("UNCOVERED, DEADLINE"), "{e}");
+        assert!("gone".parse::<Coverage>().is_err());
+        let breaking: Vec<&str> = Code::ALL
+            .iter()
+            .filter(|c| c.breaks_claim())
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(
+            breaking,
+            [
+                "UNCOVERED",
+                "STALE",
+                "ILMT_AGENT_DOWN",
+                "INELIGIBLE_VIRTUALIZATION",
+                "VM_MANAGER_DATA_MISSING"
+            ]
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! tables the `subcap` command prints.
 
 pub mod output;
+pub mod views;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,5 +1,6 @@
-//! The aggregator's gRPC server: TLS accept loop with limits, the Ingest and Query services, the
-//! health service, metrics endpoint, retention task and graceful shutdown.
+//! The aggregator's gRPC server: TLS accept loop with limits, the Ingest, Query and Ilmt services,
+//! the health service, metrics endpoint, background tasks (retention, reconciliation for the
+//! metrics, scheduled ILMT pulls) and graceful shutdown.
 
 pub mod tls;
 
@@ -22,11 +23,12 @@ use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 use tonic::{Request, Response, Status};
 
-use crate::config::{Config, IdentityBinding, Limits, Retention};
+use crate::config::{Config, IdentityBinding, IlmtConfig, Limits, Retention};
 use crate::ingest::commit::GroupCommit;
 use crate::ingest::validate;
 use crate::ingest::writer::Writer;
 use crate::metrics::{self, Metrics, Refusal};
+use crate::reconcile::{self, wire, Reconciler, Rules};
 use crate::store::{ImportRecord, PutOutcome, SledStore, Store, StoreError};
 use tls::{Role, Roles};
 
@@ -45,6 +47,8 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("start a store thread: {0}")]
     Thread(std::io::Error),
+    #[error("reconciliation rules: {0}")]
+    Rules(#[from] reconcile::ReconcileError),
 }
 
 /// What the services share.
@@ -58,6 +62,11 @@ struct Shared {
     metrics: Arc<Metrics>,
     /// Requests being served at once, all connections together.
     requests: Arc<Semaphore>,
+    reconciler: Arc<Reconciler>,
+    /// ILMT's REST API, when configured.
+    ilmt: Option<IlmtConfig>,
+    /// One ILMT pull at a time (on demand and scheduled).
+    pulling: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -197,16 +206,129 @@ fn store_status(e: StoreError) -> Status {
     Status::internal(e.to_string())
 }
 
-impl QueryService {
-    fn operator<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        match self.0.role(req)?.0 {
+impl Shared {
+    /// OK for an operator certificate; PERMISSION_DENIED for an agent's (`what`: "query").
+    fn operator<T>(&self, req: &Request<T>, what: &str) -> Result<(), Status> {
+        match self.role(req)?.0 {
             Role::Operator => Ok(()),
-            Role::Agent => Err(Status::permission_denied(
-                "agent certificates may not query; use an operator certificate",
-            )),
+            Role::Agent => Err(Status::permission_denied(format!(
+                "agent certificates may not {what}; use an operator certificate"
+            ))),
         }
     }
+
+    /// The current reconciliation (recomputed if the store changed), recorded in the metrics.
+    async fn reconciliation(&self) -> Result<Arc<reconcile::Outcome>, Status> {
+        let reconciler = Arc::clone(&self.reconciler);
+        let outcome = tokio::task::spawn_blocking(move || reconciler.current(SystemTime::now()))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::internal(e.to_string()))?;
+        self.metrics
+            .reconciled(&outcome.totals, outcome.computed_at);
+        Ok(outcome)
+    }
+
+    /// Pulls ILMT's host list from its REST API and stores it as an import (durable on return).
+    async fn pull_ilmt(&self) -> Result<pb::ImportResult, Status> {
+        let Some(config) = &self.ilmt else {
+            return Err(Status::failed_precondition(
+                "no [ilmt] section in the aggregator's configuration: nothing to pull from",
+            ));
+        };
+        let _one = self.pulling.lock().await;
+        let pulled = crate::ilmt::rest::pull(&config.pull_config()).await;
+        let import = match pulled {
+            Ok(i) => i,
+            Err(e) => {
+                self.metrics.ilmt_pulled(false);
+                tracing::error!(url = %config.url, error = %e, "ILMT pull failed");
+                return Err(Status::unavailable(format!(
+                    "ILMT pull from {}: {e}",
+                    config.url
+                )));
+            }
+        };
+        let warnings: Vec<String> = import.warnings.iter().map(|w| w.to_string()).collect();
+        let store = Arc::clone(&self.store);
+        let (record, duplicate) =
+            tokio::task::spawn_blocking(move || store.put_import(&import, SystemTime::now()))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .map_err(store_status)?;
+        self.commit
+            .durable()
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        self.metrics.ilmt_pulled(true);
+        tracing::info!(url = %config.url, id = record.id, duplicate, computers = record.computers, "ILMT pull stored");
+        Ok(pb::ImportResult {
+            import: Some(import_info(&record)),
+            duplicate,
+            warnings,
+        })
+    }
 }
+
+/// Hosts and findings per streamed chunk.
+const CHUNK: usize = 500;
+
+/// The chunks answering `r` from `o` (pure over the outcome).
+fn reconcile_chunks(
+    o: &reconcile::Outcome,
+    rules: &Rules,
+    filter: &wire::Filter,
+    r: &pb::ReconcileRequest,
+) -> Vec<pb::ReconcileChunk> {
+    let mut codes_of: std::collections::HashMap<&str, Vec<crate::domain::Code>> =
+        std::collections::HashMap::new();
+    for f in &o.result.findings {
+        if let Some(h) = &f.host_key {
+            let codes = codes_of.entry(h.as_str()).or_default();
+            if !codes.contains(&f.code) {
+                codes.push(f.code);
+            }
+        }
+    }
+    let mut first = pb::ReconcileChunk {
+        basis: Some(wire::basis(o, rules, import_info)),
+        totals: Some(wire::totals(&o.totals)),
+        ..Default::default()
+    };
+    let mut chunks = Vec::new();
+    let mut current = std::mem::take(&mut first);
+    let push = |chunk: &mut pb::ReconcileChunk, chunks: &mut Vec<pb::ReconcileChunk>| {
+        if chunk.hosts.len() + chunk.findings.len() >= CHUNK {
+            chunks.push(std::mem::take(chunk));
+        }
+    };
+    if r.with_hosts {
+        for h in &o.result.hosts {
+            let codes = codes_of
+                .get(h.host_key.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if filter.host(h, codes) {
+                let names = codes.iter().map(|c| c.as_str().to_string()).collect();
+                current.hosts.push(wire::host(h, names));
+                push(&mut current, &mut chunks);
+            }
+        }
+    }
+    if r.with_findings {
+        for f in o.result.findings.iter().filter(|f| filter.finding(f)) {
+            current.findings.push(wire::finding(f));
+            push(&mut current, &mut chunks);
+        }
+    }
+    if chunks.is_empty() || !current.hosts.is_empty() || !current.findings.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+type ReconcileStream =
+    Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::ReconcileChunk, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Query for QueryService {
@@ -214,7 +336,7 @@ impl Query for QueryService {
         &self,
         req: Request<pb::ListHostsRequest>,
     ) -> Result<Response<pb::ListHostsResponse>, Status> {
-        self.operator(&req)?;
+        self.0.operator(&req, "query")?;
         let _permit = self.0.permit().await?;
         let r = req.into_inner();
         let limit = clamp(r.limit, PAGE_DEFAULT);
@@ -235,7 +357,7 @@ impl Query for QueryService {
         &self,
         req: Request<pb::GetHostRequest>,
     ) -> Result<Response<pb::GetHostResponse>, Status> {
-        self.operator(&req)?;
+        self.0.operator(&req, "query")?;
         let _permit = self.0.permit().await?;
         let r = req.into_inner();
         if r.host.is_empty() || r.host.len() > 253 {
@@ -277,6 +399,44 @@ impl Query for QueryService {
             Status::not_found("no host with that key, hostname or FQDN has reported")
         })
     }
+
+    type ReconcileStream = ReconcileStream;
+
+    async fn reconcile(
+        &self,
+        req: Request<pb::ReconcileRequest>,
+    ) -> Result<Response<ReconcileStream>, Status> {
+        let s = &self.0;
+        s.operator(&req, "query")?;
+        let _permit = s.permit().await?;
+        let r = req.into_inner();
+        let mut filter = wire::filter(&r).map_err(Status::invalid_argument)?;
+        if let Some(want) = filter.host.clone() {
+            let store = Arc::clone(&s.store);
+            let key = tokio::task::spawn_blocking(move || -> Result<Option<String>, StoreError> {
+                Ok(match store.host(&want)? {
+                    Some(h) => Some(h.host_key),
+                    None => find_by_name(store.as_ref(), &want)?.map(|h| h.host_key),
+                })
+            })
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(store_status)?;
+            let key = key.ok_or_else(|| {
+                Status::not_found("no host with that key, hostname or FQDN has reported")
+            })?;
+            filter.host = Some(key);
+        }
+        let outcome = s.reconciliation().await?;
+        let reconciler = Arc::clone(&s.reconciler);
+        let chunks = tokio::task::spawn_blocking(move || {
+            reconcile_chunks(&outcome, reconciler.rules(), &filter, &r)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?;
+        let stream = tokio_stream::iter(chunks.into_iter().map(Ok));
+        Ok(Response::new(Box::pin(stream)))
+    }
 }
 
 /// The wire form of a stored import's record.
@@ -304,14 +464,7 @@ impl Ilmt for IlmtService {
         req: Request<tonic::Streaming<pb::ImportChunk>>,
     ) -> Result<Response<pb::ImportResult>, Status> {
         let s = &self.0;
-        match s.role(&req)?.0 {
-            Role::Operator => {}
-            Role::Agent => {
-                return Err(Status::permission_denied(
-                    "agent certificates may not import; use an operator certificate",
-                ))
-            }
-        }
+        s.operator(&req, "import")?;
         let _permit = s.permit().await?;
         let limits = crate::ilmt::Limits::default();
         let mut stream = req.into_inner();
@@ -365,14 +518,7 @@ impl Ilmt for IlmtService {
         &self,
         req: Request<pb::ListImportsRequest>,
     ) -> Result<Response<pb::ListImportsResponse>, Status> {
-        match self.0.role(&req)?.0 {
-            Role::Operator => {}
-            Role::Agent => {
-                return Err(Status::permission_denied(
-                    "agent certificates may not query; use an operator certificate",
-                ))
-            }
-        }
+        self.0.operator(&req, "query")?;
         let store = Arc::clone(&self.0.store);
         let records = tokio::task::spawn_blocking(move || store.imports())
             .await
@@ -381,6 +527,15 @@ impl Ilmt for IlmtService {
         Ok(Response::new(pb::ListImportsResponse {
             imports: records.iter().map(import_info).collect(),
         }))
+    }
+
+    async fn pull(
+        &self,
+        req: Request<pb::PullRequest>,
+    ) -> Result<Response<pb::ImportResult>, Status> {
+        self.0.operator(&req, "import")?;
+        let _permit = self.0.permit().await?;
+        self.0.pull_ilmt().await.map(Response::new)
     }
 }
 
@@ -471,6 +626,7 @@ pub struct Aggregator {
     shared: Arc<Shared>,
     limits: Limits,
     retention: Retention,
+    reconcile_interval: Duration,
 }
 
 impl Aggregator {
@@ -502,7 +658,11 @@ impl Aggregator {
             None => None,
         };
         let metrics = Metrics::new();
+        let rules = Rules::from_config(&config.reconcile)?;
         let shared = Arc::new(Shared {
+            reconciler: Arc::new(Reconciler::new(Arc::clone(&store), rules)),
+            ilmt: config.ilmt.clone(),
+            pulling: tokio::sync::Mutex::new(()),
             writer: Writer::start(Arc::clone(&store), Arc::clone(&metrics))
                 .map_err(ServeError::Thread)?,
             commit: GroupCommit::new(Arc::clone(&store), Arc::clone(&metrics)),
@@ -519,6 +679,7 @@ impl Aggregator {
             shared,
             limits: config.limits.clone(),
             retention: config.retention.clone(),
+            reconcile_interval: Duration::from_secs(config.reconcile.interval_secs),
         })
     }
 
@@ -545,9 +706,17 @@ impl Aggregator {
             shared,
             limits,
             retention,
+            reconcile_interval,
         } = self;
         let flusher = shared.commit.start().map_err(ServeError::Thread)?;
         tokio::spawn(retention_task(Arc::clone(&shared.store), retention));
+        let reconcile = tokio::spawn(reconcile_task(Arc::clone(&shared), reconcile_interval));
+        let pull = shared
+            .ilmt
+            .as_ref()
+            .filter(|i| i.pull_interval_secs > 0)
+            .map(|i| Duration::from_secs(i.pull_interval_secs))
+            .map(|every| tokio::spawn(pull_task(Arc::clone(&shared), every)));
         if let Some(l) = metrics_listener {
             tokio::spawn(metrics::serve(
                 l,
@@ -593,11 +762,40 @@ impl Aggregator {
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await;
         accept.abort();
+        reconcile.abort();
+        if let Some(p) = pull {
+            p.abort();
+        }
         shared.writer.stop().await;
         drop(flusher);
         shared.store.sync()?;
         tracing::info!("aggregator stopped; store flushed");
         result.map_err(ServeError::from)
+    }
+}
+
+/// Reconciles at start and every `every`, so the metrics' coverage gauges stay current (queries
+/// reconcile on their own when the store changed).
+async fn reconcile_task(shared: Arc<Shared>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = shared.reconciliation().await {
+            tracing::error!(error = %e.message(), "reconciliation failed");
+        }
+    }
+}
+
+/// Pulls ILMT's host list a minute after start and then every `every`; a failure is logged and
+/// counted, and the next pull comes on schedule.
+async fn pull_task(shared: Arc<Shared>, every: Duration) {
+    let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        tokio::time::sleep_until(next).await;
+        next += every;
+        // Errors are logged and counted inside.
+        let _ = shared.pull_ilmt().await;
     }
 }
 

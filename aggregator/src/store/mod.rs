@@ -100,6 +100,15 @@ pub trait Store: Send + Sync + 'static {
     fn hosts(&self, after: &str, limit: usize) -> Result<Vec<pb::HostSummary>, StoreError>;
     /// A host's history, newest first, at most `limit` entries.
     fn history(&self, host_key: &str, limit: usize) -> Result<Vec<HistoryEntry>, StoreError>;
+    /// Calls `visit` with every host's summary and latest report, in host-key order; stops at the
+    /// first error `visit` returns. A latest report whose body is gone is a corrupt store.
+    fn each_latest(
+        &self,
+        visit: &mut dyn FnMut(pb::HostSummary, pb::HostReport) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+    /// A number that changes whenever a report or an import is stored (not persistent: it
+    /// restarts with the process). Readers cache what they derived from the store under it.
+    fn generation(&self) -> u64;
     /// How many hosts have reported.
     fn host_count(&self) -> usize;
     /// Bytes the store takes on disk.

@@ -22,7 +22,7 @@
 //! Host keys never hold 0x00 (validation allows only host-name characters), so the separator is safe.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prost::Message;
@@ -46,6 +46,8 @@ pub struct SledStore {
     imports: sled::Tree,
     import_sha: sled::Tree,
     hosts: AtomicUsize,
+    /// See [`Store::generation`].
+    generation: AtomicU64,
 }
 
 /// Memory sled may use for its page cache unless configured: enough for the hot part of a
@@ -121,6 +123,7 @@ impl SledStore {
             imports: db.open_tree("imports")?,
             import_sha: db.open_tree("import_sha")?,
             hosts,
+            generation: AtomicU64::new(0),
             db,
         })
     }
@@ -248,7 +251,52 @@ fn summary(host_key: &str, r: &pb::HostReport, received_at: SystemTime) -> pb::H
         technology: copy(v.map(|v| &v.technology)),
         cloud: copy(v.map(|v| &v.cloud)),
         ibm_installs: u32::try_from(r.ibm_installs.len()).unwrap_or(u32::MAX),
+        products_seen: Vec::new(),
     }
+}
+
+/// Most products kept in a host's `products_seen` (the earliest seen are kept).
+pub const MAX_PRODUCTS_SEEN: usize = 256;
+
+/// `seen` with every IBM product of `r` added at its collection time, or moved earlier when `r`
+/// was collected before the time recorded (reports can arrive out of order). True when changed.
+fn merge_products_seen(seen: &mut Vec<pb::ProductSeen>, r: &pb::HostReport) -> bool {
+    let Some(at) = r.collected_at else {
+        return false;
+    };
+    let mut changed = false;
+    for install in &r.ibm_installs {
+        let name = &install.product_name;
+        match seen
+            .iter_mut()
+            .find(|p| p.product_name.eq_ignore_ascii_case(name))
+        {
+            Some(p) if p.first_seen_at.as_ref().map(ts_nanos) > Some(ts_nanos(&at)) => {
+                p.first_seen_at = Some(at);
+                p.publisher.clone_from(&install.publisher);
+                changed = true;
+            }
+            Some(_) => {}
+            None => {
+                seen.push(pb::ProductSeen {
+                    product_name: name.clone(),
+                    publisher: install.publisher.clone(),
+                    first_seen_at: Some(at),
+                });
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        seen.sort_by_key(|p| {
+            (
+                p.first_seen_at.as_ref().map(ts_nanos),
+                p.product_name.clone(),
+            )
+        });
+        seen.truncate(MAX_PRODUCTS_SEEN);
+    }
+    changed
 }
 
 /// An `imports` value: the record (JSON), 0x00, the import (JSON).
@@ -284,7 +332,7 @@ struct Prepared<'a> {
     id_entry: [u8; 16],
     body: Vec<u8>,
     history_key: Vec<u8>,
-    summary: Vec<u8>,
+    report: &'a pb::HostReport,
 }
 
 fn prepare<'a>(put: &Put<'a>, number: u64) -> Prepared<'a> {
@@ -302,7 +350,7 @@ fn prepare<'a>(put: &Put<'a>, number: u64) -> Prepared<'a> {
         id_entry: id_entry(number, received),
         body: report.encode_to_vec(),
         history_key: history_key(put.host_key, collected, id),
-        summary: summary(put.host_key, report, put.received_at).encode_to_vec(),
+        report,
     }
 }
 
@@ -328,15 +376,29 @@ fn put_in(
     bodies.insert(&p.number[..], p.body.as_slice())?;
     history.insert(p.history_key.as_slice(), &p.received[..])?;
     let previous = latest.get(p.host_key)?;
-    let newer = match &previous {
-        None => true,
-        Some(v) => {
-            let s = decode_summary(v).map_err(ConflictableTransactionError::Abort)?;
-            s.last_collected_at.as_ref().map(ts_nanos).unwrap_or(0) <= p.collected
+    let previous_summary = match &previous {
+        None => None,
+        Some(v) => Some(decode_summary(v).map_err(ConflictableTransactionError::Abort)?),
+    };
+    let next = match previous_summary {
+        None => {
+            let mut s = summary(p.host_key, p.report, p.received_at);
+            merge_products_seen(&mut s.products_seen, p.report);
+            Some(s)
+        }
+        Some(mut s) => {
+            let newer = s.last_collected_at.as_ref().map(ts_nanos).unwrap_or(0) <= p.collected;
+            let mut seen = std::mem::take(&mut s.products_seen);
+            let products_changed = merge_products_seen(&mut seen, p.report);
+            if newer {
+                s = summary(p.host_key, p.report, p.received_at);
+            }
+            s.products_seen = seen;
+            (newer || products_changed).then_some(s)
         }
     };
-    if newer {
-        latest.insert(p.host_key.as_bytes(), p.summary.as_slice())?;
+    if let Some(s) = next {
+        latest.insert(p.host_key.as_bytes(), s.encode_to_vec())?;
     }
     Ok((
         PutOutcome::Stored {
@@ -380,6 +442,7 @@ impl Store for SledStore {
         match result {
             Ok((outcomes, new_hosts)) => {
                 self.hosts.fetch_add(new_hosts, Ordering::Relaxed);
+                self.generation.fetch_add(1, Ordering::AcqRel);
                 Ok(outcomes)
             }
             Err(TransactionError::Abort(e)) => Err(e),
@@ -446,6 +509,31 @@ impl Store for SledStore {
             });
         }
         Ok(out)
+    }
+
+    fn each_latest(
+        &self,
+        visit: &mut dyn FnMut(pb::HostSummary, pb::HostReport) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for item in self.latest.iter() {
+            let (_, v) = item?;
+            let summary = decode_summary(&v)?;
+            let Some((report, _)) = self.report(&summary.last_report_id)? else {
+                return Err(StoreError::Corrupt {
+                    tree: "ids",
+                    problem: format!(
+                        "{}: latest report {} is missing",
+                        summary.host_key, summary.last_report_id
+                    ),
+                });
+            };
+            visit(summary, report)?;
+        }
+        Ok(())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn host_count(&self) -> usize {
@@ -542,6 +630,7 @@ impl Store for SledStore {
                 TransactionError::Abort(e) => e,
                 TransactionError::Storage(e) => StoreError::Sled(e),
             })?;
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok((record, false))
     }
 
@@ -622,6 +711,99 @@ mod tests {
         let (r, received) = s.report("r1").unwrap().unwrap();
         assert_eq!(r.report_id, "r1");
         assert_eq!(received, at(1_000_000_010));
+    }
+
+    #[test]
+    fn products_seen_keep_the_earliest_collection_even_out_of_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let with = |id: &str, secs: i64, products: &[&str]| {
+            let mut r = report(id, "a", secs);
+            r.ibm_installs = products
+                .iter()
+                .map(|p| pb::IbmInstall {
+                    product_name: p.to_string(),
+                    publisher: "IBM".into(),
+                    ..Default::default()
+                })
+                .collect();
+            r
+        };
+        let first = |s: &SledStore| -> Vec<(String, i64)> {
+            s.host("a")
+                .unwrap()
+                .unwrap()
+                .products_seen
+                .into_iter()
+                .map(|p| (p.product_name, p.first_seen_at.unwrap().seconds))
+                .collect()
+        };
+        s.put_report(
+            "a",
+            &with("r1", 2_000_000_000, &["IBM Db2"]),
+            at(2_000_000_001),
+        )
+        .unwrap();
+        s.put_report(
+            "a",
+            &with("r2", 2_000_100_000, &["IBM DB2", "IBM MQ"]),
+            at(2_000_100_001),
+        )
+        .unwrap();
+        assert_eq!(
+            first(&s),
+            [
+                ("IBM Db2".to_string(), 2_000_000_000),
+                ("IBM MQ".to_string(), 2_000_100_000)
+            ]
+        );
+        // A spooled report collected earlier arrives last: latest stays, MQ moves earlier.
+        s.put_report(
+            "a",
+            &with("r0", 1_999_000_000, &["IBM MQ"]),
+            at(2_000_200_000),
+        )
+        .unwrap();
+        assert_eq!(s.host("a").unwrap().unwrap().last_report_id, "r2");
+        assert_eq!(
+            first(&s),
+            [
+                ("IBM MQ".to_string(), 1_999_000_000),
+                ("IBM Db2".to_string(), 2_000_000_000)
+            ]
+        );
+        // A later report without IBM software forgets nothing.
+        s.put_report("a", &with("r3", 2_000_300_000, &[]), at(2_000_300_001))
+            .unwrap();
+        assert_eq!(first(&s).len(), 2);
+        assert_eq!(s.host("a").unwrap().unwrap().ibm_installs, 0);
+    }
+
+    #[test]
+    fn each_latest_visits_every_host_with_its_latest_report_and_generation_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let g0 = s.generation();
+        s.put_report("b", &report("b1", "b", 2_000_000_000), at(2_000_000_001))
+            .unwrap();
+        s.put_report("a", &report("a1", "a", 2_000_000_000), at(2_000_000_001))
+            .unwrap();
+        s.put_report("a", &report("a2", "a", 2_000_000_100), at(2_000_000_101))
+            .unwrap();
+        assert!(s.generation() > g0);
+        let mut seen = Vec::new();
+        s.each_latest(&mut |summary, report| {
+            seen.push((summary.host_key, report.report_id));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            [
+                ("a".to_string(), "a2".to_string()),
+                ("b".into(), "b1".into())
+            ]
+        );
     }
 
     #[test]
