@@ -16,6 +16,8 @@ pub mod json;
 pub mod model;
 pub mod rest;
 pub mod snapshot;
+#[cfg(any(test, feature = "test-server"))]
+pub mod test_server;
 pub mod time;
 mod zip;
 

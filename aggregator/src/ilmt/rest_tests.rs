@@ -1,46 +1,18 @@
 //! Tests of the REST pull against a real HTTPS server on 127.0.0.1 (tokio-rustls + hyper) that
 //! speaks the documented API: `Token:` header, `limit`/`offset` paging, `{"total":N,"rows":[...]}`.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 use super::*;
 use crate::certs::{self, Ca, Leaf};
 use crate::ilmt::model::sha256_hex;
-use crate::server::tls::{load_certs, load_key};
+use crate::ilmt::test_server::{query_value, IlmtServer, Mode, Seen};
+use std::sync::Arc;
 
 const TOKEN: &str = "7adc3efb175e2bc0f4484bdd2efca54a8fa04623";
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Normal,
-    /// Page 2 (any offset > 0) answers with a truncated JSON body.
-    MalformedPage2,
-    /// Never answers.
-    Stall,
-}
-
-#[derive(Default)]
-struct Seen {
-    /// Request targets (path and query), in order.
-    targets: Mutex<Vec<String>>,
-    /// Bodies answered with 200, in order.
-    bodies: Mutex<Vec<Bytes>>,
-    connections: AtomicUsize,
-}
 
 struct Pki {
     _dir: tempfile::TempDir,
@@ -87,97 +59,12 @@ fn row(i: usize) -> serde_json::Value {
     })
 }
 
-fn query_value<'q>(query: &'q str, key: &str) -> Option<&'q str> {
-    query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
-}
-
-async fn answer(
-    req: Request<Incoming>,
-    total: usize,
-    mode: Mode,
-    seen: Arc<Seen>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let target = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
-    seen.targets.lock().unwrap().push(target);
-    let reply = |status: u16, body: Bytes| {
-        Ok(Response::builder()
-            .status(status)
-            .header("Content-Type", "application/json")
-            .body(Full::new(body))
-            .unwrap())
-    };
-    if req.headers().get("Token").map(|v| v.as_bytes()) != Some(TOKEN.as_bytes()) {
-        return reply(401, Bytes::from_static(br#"{"error":"Unauthorized"}"#));
-    }
-    if req.uri().path() != "/api/sam/v2/computers" {
-        return reply(404, Bytes::from_static(b"{}"));
-    }
-    if mode == Mode::Stall {
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-    }
-    let query = req.uri().query().unwrap_or("");
-    let limit: usize = query_value(query, "limit")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
-    let offset: usize = query_value(query, "offset")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    if mode == Mode::MalformedPage2 && offset > 0 {
-        return reply(
-            200,
-            Bytes::from(format!("{{\"total\":{total},\"rows\":[{{\"id\":")),
-        );
-    }
-    let rows: Vec<serde_json::Value> = (offset..(offset + limit).min(total)).map(row).collect();
-    let body = Bytes::from(
-        serde_json::to_vec(&serde_json::json!({"total": total, "rows": rows})).unwrap(),
-    );
-    seen.bodies.lock().unwrap().push(body.clone());
-    reply(200, body)
-}
-
 async fn start(pki: &Pki, total: usize, mode: Mode) -> (SocketAddr, Arc<Seen>) {
-    let certs = load_certs(&pki.cert).unwrap();
-    let key = load_key(&pki.key).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let seen = Arc::new(Seen::default());
-    let server_seen = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                return;
-            };
-            let acceptor = acceptor.clone();
-            let seen = server_seen.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                seen.connections.fetch_add(1, Ordering::SeqCst);
-                let service = service_fn(move |req| answer(req, total, mode, seen.clone()));
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(tls), service)
-                    .await;
-            });
-        }
-    });
-    (addr, seen)
+    let rows = (0..total).map(row).collect();
+    let s = IlmtServer::start(&pki.cert, &pki.key, TOKEN, rows, mode)
+        .await
+        .unwrap();
+    (s.addr, s.seen)
 }
 
 fn config(addr: SocketAddr, token: &Path, ca: &Path) -> PullConfig {
