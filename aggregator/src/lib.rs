@@ -8,6 +8,7 @@ pub mod certs;
 pub mod config;
 pub mod convert;
 pub mod domain;
+pub mod history;
 pub mod ilmt;
 pub mod imports;
 pub mod ingest;

@@ -82,6 +82,32 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         host: Option<String>,
     },
+    /// Coverage history: per host, the periods (days) in which its coverage state held, derived
+    /// day by day from agent reports and dated ILMT imports. "Was host X covered on D":
+    /// `--host X --on D`; "which hosts were uncovered in Q": `--quarter Q --uncovered`.
+    History {
+        /// Only this host (host key, hostname or FQDN).
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
+        /// One day: each host's state that day.
+        #[arg(long, value_name = "DATE", conflicts_with_all = ["quarter", "from", "to"])]
+        on: Option<String>,
+        /// A calendar quarter, e.g. 2026-Q3.
+        #[arg(long, value_name = "YYYY-QN", conflicts_with_all = ["from", "to"])]
+        quarter: Option<String>,
+        /// First day of the window (default: the first day recorded).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Last day of the window (default: today).
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// Only periods in which a sub-capacity condition failed.
+        #[arg(long)]
+        failing: bool,
+        /// Only periods in which the host was uncovered.
+        #[arg(long)]
+        uncovered: bool,
+    },
     /// ILMT's own records: import files, pull from ILMT's REST API, list imports.
     #[command(subcommand)]
     Ilmt(IlmtCommand),
@@ -214,6 +240,38 @@ async fn run(cli: Cli) -> Result<(String, Vec<String>), Failure> {
                 out,
                 answer: Some(a),
             }
+        }
+        Command::History {
+            host,
+            on,
+            quarter,
+            from,
+            to,
+            failing,
+            uncovered,
+        } => {
+            let (from, to) = match (on, quarter) {
+                (Some(d), _) => (Some(d.clone()), Some(d)),
+                (None, Some(q)) => {
+                    let (a, b) =
+                        subcap_aggregator::domain::history::quarter(&q).ok_or_else(|| {
+                            Failure::Usage(format!(
+                                "--quarter: {q:?} is not YYYY-QN (e.g. 2026-Q3)"
+                            ))
+                        })?;
+                    (Some(a.to_string()), Some(b.to_string()))
+                }
+                (None, None) => (from, to),
+            };
+            let request = pb::HistoryRequest {
+                host: host.unwrap_or_default(),
+                from: from.unwrap_or_default(),
+                to: to.unwrap_or_default(),
+                failing_only: failing || uncovered,
+            };
+            history(&mut q, request, failing, uncovered, format)
+                .await?
+                .into()
         }
         Command::Ilmt(IlmtCommand::Import { files }) => {
             import(&mut ilmt, &files, format).await?.into()
@@ -359,6 +417,86 @@ async fn import(
     }
     eprint!("{notes}");
     Ok(t.render(format))
+}
+
+async fn history(
+    q: &mut QueryClient<Channel>,
+    request: pb::HistoryRequest,
+    failing: bool,
+    uncovered: bool,
+    format: Format,
+) -> Result<String, Failure> {
+    let mut stream = q
+        .history(request)
+        .await
+        .map_err(|s| match s.code() {
+            tonic::Code::InvalidArgument => Failure::Usage(s.message().to_string()),
+            _ => refused("history", s),
+        })?
+        .into_inner();
+    let mut basis = None;
+    let mut t = Table::new(&[
+        "host_key",
+        "from",
+        "to",
+        "days",
+        "coverage",
+        "codes",
+        "fails",
+        "exposed_pvu",
+        "ilmt_import",
+        "agent_silent",
+    ]);
+    while let Some(chunk) = stream.message().await.map_err(|s| refused("history", s))? {
+        if chunk.basis.is_some() {
+            basis = chunk.basis;
+        }
+        for h in chunk.hosts {
+            for p in h.periods {
+                if (failing && !p.fails) || (uncovered && p.coverage != "uncovered") {
+                    continue;
+                }
+                let days = match (
+                    subcap_aggregator::ilmt::time::parse_date(&p.from),
+                    subcap_aggregator::ilmt::time::parse_date(&p.to),
+                ) {
+                    (Some(a), Some(b)) => {
+                        (b.days_since_epoch() - a.days_since_epoch() + 1).to_string()
+                    }
+                    _ => String::new(),
+                };
+                t.push(vec![
+                    h.host_key.clone(),
+                    p.from,
+                    p.to,
+                    days,
+                    p.coverage,
+                    p.codes.join(","),
+                    if p.fails { "yes" } else { "no" }.into(),
+                    p.exposed_pvu
+                        .map(subcap_aggregator::domain::model::num)
+                        .unwrap_or_else(|| "unknown".into()),
+                    p.ilmt_import.to_string(),
+                    if p.agent_silent { "yes" } else { "no" }.into(),
+                ]);
+            }
+        }
+    }
+    let mut out = t.render(format);
+    if let (Format::Table, Some(b)) = (format, basis) {
+        out.push_str(&format!(
+            "\nwindow {} .. {}; history recorded from {} through {}\n",
+            b.from,
+            b.to,
+            if b.first_day.is_empty() {
+                "(nothing yet)"
+            } else {
+                &b.first_day
+            },
+            b.through
+        ));
+    }
+    Ok(out)
 }
 
 async fn pull(c: &mut IlmtClient<Channel>, format: Format) -> Result<String, Failure> {

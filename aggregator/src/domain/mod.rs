@@ -9,6 +9,7 @@
 
 pub mod data;
 pub mod findings;
+pub mod history;
 pub mod matching;
 pub mod model;
 pub mod policy;
