@@ -76,13 +76,16 @@ pub struct BuildStats {
 /// Builds and reads the ledger of one store.
 pub struct Ledger {
     store: Arc<dyn Store>,
+    /// Report bodies are kept this many days: no day before can be recomputed.
+    report_days: u32,
     building: Mutex<()>,
 }
 
 impl Ledger {
-    pub fn new(store: Arc<dyn Store>) -> Ledger {
+    pub fn new(store: Arc<dyn Store>, report_days: u32) -> Ledger {
         Ledger {
             store,
+            report_days,
             building: Mutex::new(()),
         }
     }
@@ -115,6 +118,15 @@ impl Ledger {
         let Some(start) = start.map(|s| s.min(today)) else {
             return Ok(BuildStats::default());
         };
+        // Days whose reports retention deleted keep what was recorded for them.
+        let horizon = CivilDate::from_days_since_epoch(
+            today.days_since_epoch() - i64::from(self.report_days),
+        )
+        .unwrap_or(start);
+        if start < horizon {
+            tracing::warn!(from = %start, horizon = %horizon, "data older than report retention arrived; the coverage ledger is recomputed from the retention horizon only");
+        }
+        let start = start.max(horizon);
         let mut stats = BuildStats::default();
         let changes = self.replay(rules, &records, start, today, &mut stats)?;
         stats.changes = changes.len();

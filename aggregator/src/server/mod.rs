@@ -773,7 +773,10 @@ impl Aggregator {
         let rules = Rules::from_config(&config.reconcile)?;
         let shared = Arc::new(Shared {
             reconciler: Arc::new(Reconciler::new(Arc::clone(&store), rules)),
-            ledger: Arc::new(crate::history::Ledger::new(Arc::clone(&store))),
+            ledger: Arc::new(crate::history::Ledger::new(
+                Arc::clone(&store),
+                config.retention.report_days,
+            )),
             ilmt: config.ilmt.clone(),
             pulling: tokio::sync::Mutex::new(()),
             writer: Writer::start(Arc::clone(&store), Arc::clone(&metrics))
@@ -917,7 +920,8 @@ async fn pull_task(shared: Arc<Shared>, every: Duration) {
 }
 
 /// Applies retention a minute after start and then daily: report bodies older than
-/// `report_days` (each host's latest kept), history entries older than `history_days`.
+/// `report_days` with their history entries (each host's latest kept), coverage ledger changes
+/// older than `history_days` (each host's state in force kept).
 async fn retention_task(store: Arc<dyn Store>, retention: Retention) {
     const DAY: Duration = Duration::from_secs(86_400);
     let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -926,17 +930,23 @@ async fn retention_task(store: Arc<dyn Store>, retention: Retention) {
         next += DAY;
         let store = Arc::clone(&store);
         let r = retention.clone();
-        let result = tokio::task::spawn_blocking(move || -> Result<(usize, usize), StoreError> {
-            let now = SystemTime::now();
-            let bodies = store.prune_reports(now - DAY * r.report_days)?;
-            let history = store.prune_history(now - DAY * r.history_days)?;
-            Ok((bodies, history))
-        })
-        .await;
+        let result =
+            tokio::task::spawn_blocking(move || -> Result<(usize, usize, usize), StoreError> {
+                let now = SystemTime::now();
+                let bodies = store.prune_reports(now - DAY * r.report_days)?;
+                // Report history goes with the bodies; the coverage ledger is the record kept.
+                let history = store.prune_history(now - DAY * r.report_days)?;
+                let horizon = crate::reconcile::day_of(now - DAY * r.history_days);
+                let ledger =
+                    store.prune_ledger(u32::try_from(horizon.days_since_epoch()).unwrap_or(0))?;
+                Ok((bodies, history, ledger))
+            })
+            .await;
         match result {
-            Ok(Ok((bodies, history))) => tracing::info!(
+            Ok(Ok((bodies, history, ledger))) => tracing::info!(
                 report_bodies = bodies,
                 history_entries = history,
+                ledger_changes = ledger,
                 "retention applied"
             ),
             Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),

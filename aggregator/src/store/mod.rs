@@ -116,7 +116,8 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes report bodies collected before `before`, except each host's latest; history entries
     /// (the coverage record) are kept. Returns how many bodies were deleted.
     fn prune_reports(&self, before: SystemTime) -> Result<usize, StoreError>;
-    /// Deletes history entries collected before `before`. Returns how many.
+    /// Deletes history entries (and their bodies) collected before `before`, except each host's
+    /// latest. Returns how many.
     fn prune_history(&self, before: SystemTime) -> Result<usize, StoreError>;
 
     /// Stores an ILMT import as a new dated record (history kept, nothing overwritten), unless an
@@ -163,6 +164,9 @@ pub trait Store: Send + Sync + 'static {
         changes: &[(String, u32, Vec<u8>)],
         marks: LedgerMarks,
     ) -> Result<(), StoreError>;
+    /// Deletes each host's ledger changes before `day` except the last one (the state the host
+    /// entered that day still holds). Returns how many.
+    fn prune_ledger(&self, day: u32) -> Result<usize, StoreError>;
     /// What the ledger was last built from; `None` before the first build.
     fn ledger_marks(&self) -> Result<Option<LedgerMarks>, StoreError>;
 }

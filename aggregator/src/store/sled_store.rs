@@ -674,6 +674,30 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn prune_ledger(&self, day: u32) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut deleted = 0;
+        // The previous key, when it was of the same host and before `day`.
+        let mut held: Option<(Vec<u8>, sled::IVec)> = None;
+        for item in self.ledger.iter() {
+            let (k, _) = item?;
+            let (host, d) = split_ledger_key(&k)?;
+            let host = host.as_bytes().to_vec();
+            if let Some((h, prev)) = held.take() {
+                // A later change of the same host before `day` supersedes the previous one.
+                if h == host && d < day {
+                    batch.remove(prev);
+                    deleted += 1;
+                }
+            }
+            if d < day {
+                held = Some((host, k));
+            }
+        }
+        self.ledger.apply_batch(batch)?;
+        Ok(deleted)
+    }
+
     fn ledger_marks(&self) -> Result<Option<LedgerMarks>, StoreError> {
         let Some(v) = self.meta.get(LEDGER_MARKS)? else {
             return Ok(None);
@@ -962,6 +986,65 @@ mod tests {
                 ("b".into(), "b1".into())
             ]
         );
+    }
+
+    #[test]
+    fn the_ledger_is_replaced_from_a_day_and_pruned_to_the_state_in_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let marks = LedgerMarks {
+            through_day: 30,
+            reports: Some(4),
+            imports: 0,
+        };
+        let change = |h: &str, d: u32, v: u8| (h.to_string(), d, vec![v]);
+        s.replace_ledger(
+            0,
+            &[
+                change("a", 1, 1),
+                change("a", 5, 2),
+                change("a", 9, 3),
+                change("a", 20, 4),
+                change("b", 2, 1),
+                change("b", 25, 2),
+            ],
+            marks,
+        )
+        .unwrap();
+        assert_eq!(s.ledger_marks().unwrap(), Some(marks));
+        let all = |s: &SledStore| {
+            let mut v = Vec::new();
+            s.each_ledger_change(None, &mut |h, d, st| {
+                v.push((h.to_string(), d, st[0]));
+                Ok(())
+            })
+            .unwrap();
+            v
+        };
+        // Recompute from day 9: a's changes from 9 on are replaced, b's from 25.
+        s.replace_ledger(9, &[change("a", 12, 7)], marks).unwrap();
+        assert_eq!(
+            all(&s),
+            [
+                ("a".into(), 1, 1),
+                ("a".into(), 5, 2),
+                ("a".into(), 12, 7),
+                ("b".into(), 2, 1)
+            ]
+        );
+        // Prune before day 10: a keeps its day-5 state (still in force on day 10).
+        assert_eq!(s.prune_ledger(10).unwrap(), 1);
+        assert_eq!(
+            all(&s),
+            [("a".into(), 5, 2), ("a".into(), 12, 7), ("b".into(), 2, 1)]
+        );
+        let mut one = Vec::new();
+        s.each_ledger_change(Some("a"), &mut |_, d, _| {
+            one.push(d);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(one, [5, 12]);
     }
 
     #[test]
