@@ -17,7 +17,7 @@ pub mod model;
 pub mod rest;
 pub mod snapshot;
 pub mod time;
-mod zip;
+pub(crate) mod zip;
 
 #[cfg(test)]
 mod fixture_tests;
