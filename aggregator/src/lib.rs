@@ -14,4 +14,5 @@ pub mod ingest;
 pub mod metrics;
 pub mod ops;
 pub mod server;
+pub mod snapshots;
 pub mod store;
