@@ -364,7 +364,9 @@ fn date_value(v: &str) -> Option<CivilDate> {
             }
             let time = words.pop()?;
             let is_time = time.contains(':')
-                && time.bytes().all(|b| b.is_ascii_digit() || b == b':' || b == b'.');
+                && time
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b':' || b == b'.');
             is_time.then(|| parse_date(&words.join(" "))).flatten()
         })
 }
@@ -484,9 +486,7 @@ pub fn parse_data_condition(text: &str) -> Result<DataCondition, (usize, String)
             if let Some(file) = csv_name(k) {
                 let list = split_list(v);
                 dc.columns.insert(file.clone(), list.clone());
-                listing = list
-                    .is_empty()
-                    .then_some(Listing { file, indent: None });
+                listing = list.is_empty().then_some(Listing { file, indent: None });
                 continue;
             }
             if let Some(key) = classify_key(k) {
@@ -508,12 +508,10 @@ pub fn parse_data_condition(text: &str) -> Result<DataCondition, (usize, String)
                     Key::Columns => match pending_file.take() {
                         Some(file) => {
                             let list = split_list(v);
-                            listing = list
-                                .is_empty()
-                                .then(|| Listing {
-                                    file: file.clone(),
-                                    indent: None,
-                                });
+                            listing = list.is_empty().then(|| Listing {
+                                file: file.clone(),
+                                indent: None,
+                            });
                             dc.columns.insert(file, list);
                         }
                         None => dc.unrecognized.push(line),
@@ -1146,7 +1144,10 @@ mod tests {
         let Ok(dc) = dc else {
             panic!("{dc:?}");
         };
-        assert_eq!(dc.start.map(|d| d.to_string()).as_deref(), Some("2025-04-01"));
+        assert_eq!(
+            dc.start.map(|d| d.to_string()).as_deref(),
+            Some("2025-04-01")
+        );
         assert_eq!(dc.end.map(|d| d.to_string()).as_deref(), Some("2025-06-30"));
         assert_eq!(dc.ilmt_version.as_deref(), Some("9.2.36.0-20240612-1402"));
         assert_eq!(dc.pvu_table_version.as_deref(), Some("May 20, 2025"));
@@ -1183,7 +1184,11 @@ mod tests {
                     "Data accuracy",
                     "Computers with delayed data upload status: 4%."
                 ),
-                (35, "Data accuracy", "Computers with outdated capacity scans: 0%."),
+                (
+                    35,
+                    "Data accuracy",
+                    "Computers with outdated capacity scans: 0%."
+                ),
             ]
         );
         // A date key whose value line is missing, or holds no date, names the key's line.
@@ -1193,7 +1198,10 @@ mod tests {
         assert!(err.is_some_and(|(line, p)| line == 2 && p.contains("\"soon\" is not a date")));
         // A date with a time of day, as ILMT writes the generation time.
         let dc = parse_data_condition("Start Date: May 5, 2025 6:28:58 AM\n").unwrap_or_default();
-        assert_eq!(dc.start.map(|d| d.to_string()).as_deref(), Some("2025-05-05"));
+        assert_eq!(
+            dc.start.map(|d| d.to_string()).as_deref(),
+            Some("2025-05-05")
+        );
     }
 
     fn snapshot_zip(pvu: &str, tamper: bool, extra: &[(&str, &str)]) -> Vec<u8> {

@@ -73,9 +73,7 @@ fn warning(s: &Statement) -> Option<String> {
         return (!value.contains("not needed")).then(text);
     }
     if key.contains("disconnected") {
-        return leading_number(&s.value)
-            .is_some_and(|n| n > 0.0)
-            .then(text);
+        return leading_number(&s.value).is_some_and(|n| n > 0.0).then(text);
     }
     if key.contains("computer group name") {
         return (value.trim() != "all computers").then(|| {
@@ -87,7 +85,8 @@ fn warning(s: &Statement) -> Option<String> {
     }
     if key.contains("filter") {
         let none = ["", "none", "no filters", "no filter"].contains(&value.trim());
-        let default = value.contains("flexpoint or cloud pak bundle") && value.contains("in set none");
+        let default =
+            value.contains("flexpoint or cloud pak bundle") && value.contains("in set none");
         return (!none && !default).then(|| {
             format!(
                 "filtered by {}: what the filter leaves out is not in the snapshot",
@@ -101,9 +100,16 @@ fn warning(s: &Statement) -> Option<String> {
         return (!fine).then(text);
     }
     let vm_manager = key.contains("vm manager") || value.contains("vm manager");
-    let problem = ["not connected", "fail", "missing", "outdated", "error", "problem"]
-        .iter()
-        .any(|w| key.contains(w) || value.contains(w));
+    let problem = [
+        "not connected",
+        "fail",
+        "missing",
+        "outdated",
+        "error",
+        "problem",
+    ]
+    .iter()
+    .any(|w| key.contains(w) || value.contains(w));
     (vm_manager && problem && !zero).then(text)
 }
 

@@ -315,7 +315,8 @@ mod tests {
                     .filter_map(|&i| snapshots.get(i))
                     .map(|s| s.file.as_str())
                     .collect();
-                let gaps: Vec<String> = q.uncovered.iter().map(|&(a, b)| range_text(a, b)).collect();
+                let gaps: Vec<String> =
+                    q.uncovered.iter().map(|&(a, b)| range_text(a, b)).collect();
                 format!(
                     "{} {} [{}] {}",
                     q.quarter,
@@ -503,7 +504,10 @@ mod tests {
                 .collect()
         };
         assert_eq!(files(&e.outside), ["old.zip", "old-bad.zip"]);
-        assert_eq!(files(&e.unplaced), ["broken.zip", "nodates.zip", "reversed.zip"]);
+        assert_eq!(
+            files(&e.unplaced),
+            ["broken.zip", "nodates.zip", "reversed.zip"]
+        );
         let findings: Vec<String> = e
             .findings(&snapshots)
             .iter()
@@ -538,7 +542,12 @@ mod tests {
             (1, 10, &[], &[(1, 10)]),
             (1, 10, &[(1, 10)], &[]),
             (1, 10, &[(3, 4), (1, 2), (5, 10)], &[]),
-            (1, 10, &[(2, 3), (3, 5), (8, 9)], &[(1, 1), (6, 7), (10, 10)]),
+            (
+                1,
+                10,
+                &[(2, 3), (3, 5), (8, 9)],
+                &[(1, 1), (6, 7), (10, 10)],
+            ),
             (1, 10, &[(1, 9), (2, 4)], &[(10, 10)]),
             (1, 10, &[(5, 5), (5, 5)], &[(1, 4), (6, 10)]),
         ];

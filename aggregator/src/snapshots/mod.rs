@@ -94,7 +94,8 @@ pub fn parse_date_arg(text: &str) -> Result<CivilDate, String> {
     let t = text.trim();
     let bad = || format!("{t:?} is not a date (YYYY-MM-DD)");
     let mut parts = t.split('-');
-    let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad());
     };
@@ -116,14 +117,24 @@ mod tests {
         let cases = [
             ("2026-05-10", Ok("2026-05-10")),
             (" 2024-02-29 ", Ok("2024-02-29")),
-            ("2023-02-29", Err("\"2023-02-29\" is not a date (YYYY-MM-DD)")),
-            ("10.05.2026", Err("\"10.05.2026\" is not a date (YYYY-MM-DD)")),
+            (
+                "2023-02-29",
+                Err("\"2023-02-29\" is not a date (YYYY-MM-DD)"),
+            ),
+            (
+                "10.05.2026",
+                Err("\"10.05.2026\" is not a date (YYYY-MM-DD)"),
+            ),
             ("2026-5-10", Err("\"2026-5-10\" is not a date (YYYY-MM-DD)")),
             ("", Err("\"\" is not a date (YYYY-MM-DD)")),
         ];
         for (text, want) in cases {
             let got = parse_date_arg(text).map(|d| d.to_string());
-            assert_eq!(got, want.map(String::from).map_err(String::from), "{text:?}");
+            assert_eq!(
+                got,
+                want.map(String::from).map_err(String::from),
+                "{text:?}"
+            );
         }
     }
 

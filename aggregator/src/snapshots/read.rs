@@ -268,9 +268,9 @@ fn inspect(
                 (Some(start), Some(end)) => Period::Known { start, end },
                 (None, Some(_)) => Period::Unknown(format!("{DATA_CONDITION} gives no start date")),
                 (Some(_), None) => Period::Unknown(format!("{DATA_CONDITION} gives no end date")),
-                (None, None) => Period::Unknown(format!(
-                    "{DATA_CONDITION} gives no start or end date"
-                )),
+                (None, None) => {
+                    Period::Unknown(format!("{DATA_CONDITION} gives no start or end date"))
+                }
             }
         }
     };
@@ -329,7 +329,10 @@ mod tests {
     #[test]
     fn verifies_and_reads_the_period() {
         let pvu = b"Computer\nc1\n".as_slice();
-        let good = sums(&[("data_condition.txt", DC.as_bytes()), ("pvu_sub_capacity.csv", pvu)]);
+        let good = sums(&[
+            ("data_condition.txt", DC.as_bytes()),
+            ("pvu_sub_capacity.csv", pvu),
+        ]);
         let s = inspect_members(&[
             ("checksums.txt", good.as_bytes()),
             ("data_condition.txt", DC.as_bytes()),
@@ -357,7 +360,10 @@ mod tests {
     #[test]
     fn what_makes_a_snapshot_fail() {
         let pvu = b"Computer\nc1\n".as_slice();
-        let good = sums(&[("data_condition.txt", DC.as_bytes()), ("pvu_sub_capacity.csv", pvu)]);
+        let good = sums(&[
+            ("data_condition.txt", DC.as_bytes()),
+            ("pvu_sub_capacity.csv", pvu),
+        ]);
         let no_dc_sum = sums(&[("pvu_sub_capacity.csv", pvu)]);
         let dc_only = sums(&[("data_condition.txt", DC.as_bytes())]);
         let changed_dc = DC.replace("Mar 31", "Jun 30");
@@ -466,9 +472,18 @@ mod tests {
     #[test]
     fn period_problems_are_named() {
         let cases = [
-            ("Start Date: 2025-01-01\n", "data_condition.txt gives no end date"),
-            ("End Date: 2025-01-01\n", "data_condition.txt gives no start date"),
-            ("Time Zone: GMT\n", "data_condition.txt gives no start or end date"),
+            (
+                "Start Date: 2025-01-01\n",
+                "data_condition.txt gives no end date",
+            ),
+            (
+                "End Date: 2025-01-01\n",
+                "data_condition.txt gives no start date",
+            ),
+            (
+                "Time Zone: GMT\n",
+                "data_condition.txt gives no start or end date",
+            ),
             (
                 "Start Date: 2025-03-01\nEnd Date: 2025-01-01\n",
                 "data_condition.txt: the period ends (2025-01-01) before it starts (2025-03-01)",
@@ -525,10 +540,8 @@ mod tests {
         write("notes.txt", b"not a snapshot, ignored");
         let extracted = dir.path().join("d_extracted");
         std::fs::create_dir(&extracted).unwrap();
-        std::fs::write(extracted.join("checksums.txt"), listed.as_bytes())
-            .unwrap();
-        std::fs::write(extracted.join("DATA_CONDITION.TXT"), DC.as_bytes())
-            .unwrap();
+        std::fs::write(extracted.join("checksums.txt"), listed.as_bytes()).unwrap();
+        std::fs::write(extracted.join("DATA_CONDITION.TXT"), DC.as_bytes()).unwrap();
         std::fs::create_dir(dir.path().join("e_other_folder")).unwrap();
 
         let got = read_dir(dir.path(), &Limits::default()).unwrap();

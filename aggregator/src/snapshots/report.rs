@@ -147,10 +147,9 @@ fn notes(
                 }
             }
         }
-        if let (Period::Unknown(why), false) = (
-            &s.period,
-            matches!(s.integrity, Integrity::Unreadable(_)),
-        ) {
+        if let (Period::Unknown(why), false) =
+            (&s.period, matches!(s.integrity, Integrity::Unreadable(_)))
+        {
             out.push(format!("{}: {why}; placed in no quarter", s.file));
         }
         for w in &s.warnings {
@@ -177,10 +176,7 @@ fn notes(
             files.join(", ")
         ));
     }
-    let gaps = findings
-        .iter()
-        .filter(|f| f.code() == SNAPSHOT_GAP)
-        .count();
+    let gaps = findings.iter().filter(|f| f.code() == SNAPSHOT_GAP).count();
     let count = |code: &str| findings.iter().filter(|f| f.code() == code).count();
     out.push(format!(
         "{} quarter(s) {first}..{last} as of {as_of}: {} covered, {gaps} {SNAPSHOT_GAP}; \
