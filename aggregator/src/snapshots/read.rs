@@ -153,7 +153,7 @@ fn read_folder(path: &Path, name: &str, limits: &Limits) -> Snapshot {
         }
         std::fs::read(&file).map_err(|e| e.to_string())
     };
-    inspect(name, &members.clone(), &mut read)
+    inspect(name, &members, &mut read)
 }
 
 /// Verifies one snapshot's members (base names in `members`, bytes from `read`) against its
