@@ -2,14 +2,18 @@
 //! period and versions read from `data_condition.txt`, and `pvu_sub_capacity.csv` turned into one
 //! [`IlmtComputer`] per computer.
 //!
-//! What is confirmed and what is designed (we could not read a real snapshot or the full IBM page):
+//! What is confirmed and what is designed (we could not read the full IBM page):
 //! - Confirmed (IBM docs): the file names; `checksums.txt` lets one verify the other files;
 //!   `pvu_sub_capacity.csv` English column names; headers and yes/no values are localized;
 //!   column order may change; `data_condition.txt` lists every file's English column names in
 //!   order and the snapshot's dates and versions.
-//! - Designed: the exact layout of `data_condition.txt` and `checksums.txt`. The readers accept
-//!   the plausible layouts (see [`parse_data_condition`] and [`parse_checksums`]); the digest
-//!   algorithm is taken from the digest's length or tag (MD5, SHA-1, SHA-256/384/512).
+//! - Seen in one public snapshot (ILMT 9.2.24): the layout of `data_condition.txt` (each key alone
+//!   on a line, its values tab-indented below; dates like `Apr 25, 2021`) and its statements about
+//!   the data (import status, disconnected computers, data accuracy). [`parse_data_condition`]
+//!   reads it, and the one-line `key: value` layouts as well.
+//! - Designed: the exact layout of `checksums.txt`. The reader accepts the plausible layouts (see
+//!   [`parse_checksums`]); the digest algorithm is taken from the digest's length or tag (MD5,
+//!   SHA-1, SHA-256/384/512).
 //!
 //! `pvu_sub_capacity.csv` has one row per product and computer, repeating the computer's and its
 //! server's values on each row: they are taken once per computer, never summed, and rows that
