@@ -16,4 +16,5 @@ pub mod metrics;
 pub mod ops;
 pub mod reconcile;
 pub mod server;
+pub mod snapshots;
 pub mod store;

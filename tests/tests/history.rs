@@ -111,7 +111,9 @@ async fn history_by_day_quarter_late_reports_and_restart() {
     let pki = Pki::new(&hosts);
     let data = tempfile::tempdir().unwrap();
     let (port, mport) = (free_port(), free_port());
-    let cfg = pki.aggregator_config(port, mport, &data.path().join("store"), "", "");
+    // Reports from two years ago: keep their bodies (the ledger recomputes no further back).
+    let retention = "[retention]\nreport_days = 1500\n";
+    let cfg = pki.aggregator_config(port, mport, &data.path().join("store"), "", retention);
     let agg = Aggregator::start(&cfg, port, mport);
     let op = pki.operator_config(port);
 

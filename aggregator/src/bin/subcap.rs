@@ -1,8 +1,9 @@
 //! `subcap`: the operators' command line. Asks the aggregator over gRPC with an operator
 //! certificate; prints tables, JSON or CSV.
 //!
-//! Exit codes: 0 done; 1 `--fail-on` findings exist; 2 bad arguments or config; 3 the aggregator
-//! could not be reached or refused.
+//! Exit codes: 0 done; 1 findings exist (`--fail-on`, `snapshots check`); 2 bad arguments or
+//! config; 3 the aggregator could not be reached or refused. `snapshots check` runs offline,
+//! without operator.toml.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -111,6 +112,29 @@ enum Command {
     /// ILMT's own records: import files, pull from ILMT's REST API, list imports.
     #[command(subcommand)]
     Ilmt(IlmtCommand),
+    /// ILMT audit snapshots kept in a folder (offline: no operator.toml, no aggregator).
+    #[command(subcommand)]
+    Snapshots(SnapshotsCommand),
+}
+
+#[derive(Subcommand)]
+enum SnapshotsCommand {
+    /// For each quarter of the window, which snapshot covers it, whether its checksums hold and
+    /// its data-condition warnings; SNAPSHOT_GAP for a quarter with an uncovered day. Exit codes:
+    /// 0 every quarter covered and every checksum good, 1 findings, 2 bad arguments or folder.
+    Check {
+        /// The folder of snapshot zips (and extracted snapshot folders).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// How many years of quarters to check (4 quarters each), ending with the last quarter
+        /// that ended before --as-of.
+        #[arg(long, default_value_t = subcap_aggregator::snapshots::DEFAULT_YEARS,
+              value_parser = clap::value_parser!(u32).range(1..=10))]
+        years: u32,
+        /// The day to check as of (YYYY-MM-DD, UTC); default today.
+        #[arg(long, value_name = "DATE", value_parser = subcap_aggregator::snapshots::parse_date_arg)]
+        as_of: Option<subcap_aggregator::ilmt::CivilDate>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -147,6 +171,9 @@ impl From<String> for Done {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Snapshots(SnapshotsCommand::Check { dir, years, as_of }) = &cli.command {
+        return snapshots_check(dir, *years, *as_of, cli.format);
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -278,6 +305,11 @@ async fn run(cli: Cli) -> Result<(String, Vec<String>), Failure> {
         }
         Command::Ilmt(IlmtCommand::Pull) => pull(&mut ilmt, format).await?.into(),
         Command::Ilmt(IlmtCommand::Imports) => imports(&mut ilmt, format).await?.into(),
+        Command::Snapshots(_) => {
+            return Err(Failure::Usage(
+                "snapshots commands run offline, without the aggregator".into(),
+            ))
+        }
     };
     if fail_on.is_empty() {
         return Ok((done.out, Vec::new()));
@@ -706,4 +738,32 @@ fn host_reconciliation(a: &Answer) -> String {
     }
     o.push_str(&views::basis_lines(a));
     o
+}
+
+/// `subcap snapshots check`: offline, before operator.toml is read. Exit 0 clean, 1 findings, 2
+/// the folder cannot be read.
+fn snapshots_check(
+    dir: &std::path::Path,
+    years: u32,
+    as_of: Option<subcap_aggregator::ilmt::CivilDate>,
+    format: Format,
+) -> ExitCode {
+    let as_of = as_of.unwrap_or_else(subcap_aggregator::snapshots::today);
+    match subcap_aggregator::snapshots::check(dir, years, as_of, format) {
+        Ok(outcome) => {
+            print!("{}", outcome.output);
+            for note in &outcome.notes {
+                eprintln!("{note}");
+            }
+            if outcome.findings.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("subcap: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
