@@ -280,13 +280,11 @@ async fn run(cli: Cli) -> Result<(String, Vec<String>), Failure> {
             let (from, to) = match (on, quarter) {
                 (Some(d), _) => (Some(d.clone()), Some(d)),
                 (None, Some(q)) => {
-                    let (a, b) =
-                        subcap_aggregator::domain::history::quarter(&q).ok_or_else(|| {
-                            Failure::Usage(format!(
-                                "--quarter: {q:?} is not YYYY-QN (e.g. 2026-Q3)"
-                            ))
-                        })?;
-                    (Some(a.to_string()), Some(b.to_string()))
+                    let q: subcap_aggregator::domain::quarter::Quarter = q
+                        .parse()
+                        .map_err(|e| Failure::Usage(format!("--quarter: {e}")))?;
+                    let day = subcap_aggregator::domain::quarter::day_text;
+                    (Some(day(q.first_day())), Some(day(q.last_day())))
                 }
                 (None, None) => (from, to),
             };

@@ -168,24 +168,6 @@ pub fn state_on(changes: &[(CivilDate, DayState)], day: CivilDate) -> Option<Day
         .map(|(_, s)| *s)
 }
 
-/// The first and last day of a calendar quarter written `2026-Q3` (case-insensitive).
-pub fn quarter(text: &str) -> Option<(CivilDate, CivilDate)> {
-    let (year, q) = text.trim().split_once(['-', ' '])?;
-    let year: i32 = year.parse().ok()?;
-    let q: u8 = q.strip_prefix(['Q', 'q'])?.parse().ok()?;
-    if !(1..=4).contains(&q) {
-        return None;
-    }
-    let first = CivilDate::new(year, 3 * q - 2, 1)?;
-    let next = if q == 4 {
-        CivilDate::new(year + 1, 1, 1)?
-    } else {
-        CivilDate::new(year, 3 * q + 1, 1)?
-    };
-    let last = CivilDate::from_days_since_epoch(next.days_since_epoch() - 1)?;
-    Some((first, last))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,24 +305,6 @@ mod tests {
         assert_eq!(state_on(&changes, d("2026-02-15")), Some(covered));
         assert_eq!(state_on(&changes, d("2026-01-09")), None);
         assert_eq!(state_on(&changes, d("2026-07-01")), Some(uncovered));
-    }
-
-    #[test]
-    fn quarters_are_calendar_quarters() {
-        for (text, want) in [
-            ("2026-Q1", Some(("2026-01-01", "2026-03-31"))),
-            ("2026-q3", Some(("2026-07-01", "2026-09-30"))),
-            ("2026-Q4", Some(("2026-10-01", "2026-12-31"))),
-            ("2024-Q1", Some(("2024-01-01", "2024-03-31"))),
-            ("2026-Q5", None),
-            ("2026-Q0", None),
-            ("2026", None),
-            ("Q3-2026", None),
-        ] {
-            let got = quarter(text).map(|(a, b)| (a.to_string(), b.to_string()));
-            let want = want.map(|(a, b): (&str, &str)| (a.to_string(), b.to_string()));
-            assert_eq!(got, want, "{text}");
-        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod matching;
 pub mod model;
 pub mod policy;
 pub mod pvu;
+pub mod quarter;
 
 #[cfg(test)]
 mod testkit;

@@ -17,7 +17,7 @@
 //! - a snapshot whose period is unknown (no dates in `data_condition.txt`) covers nothing and is
 //!   placed in no quarter.
 
-use super::quarter::Quarter;
+use crate::domain::quarter::Quarter;
 use crate::ilmt::CivilDate;
 
 /// A quarter of the window with a day that no valid snapshot covers.
@@ -155,7 +155,7 @@ impl Finding {
 }
 
 /// Places `snapshots` in the quarters of `window` (consecutive, oldest first, as
-/// [`super::quarter::window`] gives them) and finds each quarter's uncovered days.
+/// [`crate::domain::quarter::window`] gives them) and finds each quarter's uncovered days.
 pub fn evaluate(snapshots: &[Snapshot], window: &[Quarter]) -> Evaluation {
     let mut order: Vec<usize> = (0..snapshots.len()).collect();
     order.sort_by(|&a, &b| {
@@ -260,8 +260,8 @@ impl Evaluation {
 
 #[cfg(test)]
 mod tests {
-    use super::super::quarter::{range_text, window};
     use super::*;
+    use crate::domain::quarter::{range_text, window};
 
     fn date(text: &str) -> CivilDate {
         crate::ilmt::time::parse_date(text).unwrap_or_else(|| panic!("bad test date {text}"))

@@ -3,7 +3,7 @@
 //! covers each quarter of the window, whether its checksums hold, what its data condition warns
 //! about, and `SNAPSHOT_GAP` for each quarter that is not covered. Runs offline: no aggregator.
 //!
-//! Read [`check`] first. The pieces: [`quarter`] (calendar quarters and the window),
+//! Read [`check`] first. The pieces: [`crate::domain::quarter`] (calendar quarters and the window),
 //! [`coverage`] (the rule: which snapshots cover which days; pure), [`condition`] (data-condition
 //! warnings; pure), [`read`] (the I/O edge: zips and extracted folders, checksums verified) and
 //! [`report`] (the table and notes; pure).
@@ -16,7 +16,6 @@
 
 pub mod condition;
 pub mod coverage;
-pub mod quarter;
 pub mod read;
 pub mod report;
 
@@ -51,7 +50,7 @@ pub fn check_dir(
     limits: &Limits,
 ) -> Result<report::Report, ReadError> {
     let snapshots = read::read_dir(dir, limits)?;
-    let window = quarter::window(as_of, years);
+    let window = crate::domain::quarter::window(as_of, years);
     let evaluation = evaluate(&snapshots, &window);
     let mut r = report::report(&snapshots, &evaluation, as_of);
     if snapshots.is_empty() {

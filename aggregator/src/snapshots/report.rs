@@ -3,7 +3,7 @@
 
 use super::coverage::{Evaluation, Finding, Integrity, Period, Snapshot, CHECKSUM_MISMATCH};
 use super::coverage::{SNAPSHOT_GAP, UNREADABLE};
-use super::quarter::{range_text, Quarter};
+use crate::domain::quarter::{range_text, Quarter};
 use crate::ilmt::CivilDate;
 use crate::ops::output::Table;
 
@@ -192,8 +192,8 @@ fn notes(
 #[cfg(test)]
 mod tests {
     use super::super::coverage::{evaluate, Failure};
-    use super::super::quarter::window;
     use super::*;
+    use crate::domain::quarter::window;
     use crate::ops::output::Format;
 
     fn date(y: i32, m: u8, d: u8) -> CivilDate {

@@ -73,6 +73,24 @@ impl Quarter {
     }
 }
 
+impl std::str::FromStr for Quarter {
+    type Err = String;
+    /// `2026-Q3` (the `Q` in either case).
+    fn from_str(text: &str) -> Result<Quarter, String> {
+        let bad = || format!("{text:?} is not a quarter YYYY-QN (e.g. 2026-Q3)");
+        let (year, q) = text.trim().split_once('-').ok_or_else(bad)?;
+        let year: i64 = year.parse().map_err(|_| bad())?;
+        let number: u8 = q
+            .strip_prefix(['Q', 'q'])
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(bad)?;
+        if year.to_string().len() != 4 {
+            return Err(bad());
+        }
+        Quarter::new(year, number).ok_or_else(bad)
+    }
+}
+
 impl fmt::Display for Quarter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-Q{}", self.year, self.number)
@@ -117,6 +135,29 @@ mod tests {
 
     fn date(y: i32, m: u8, d: u8) -> CivilDate {
         CivilDate::new(y, m, d).unwrap_or_else(|| panic!("bad test date {y}-{m}-{d}"))
+    }
+
+    #[test]
+    fn quarters_read_as_written() {
+        for (text, want) in [
+            ("2026-Q1", Some(("2026-01-01", "2026-03-31"))),
+            ("2026-q3", Some(("2026-07-01", "2026-09-30"))),
+            ("2026-Q4", Some(("2026-10-01", "2026-12-31"))),
+            ("2024-Q1", Some(("2024-01-01", "2024-03-31"))),
+            ("2026-Q5", None),
+            ("2026-Q0", None),
+            ("2026", None),
+            ("Q3-2026", None),
+            ("26-Q3", None),
+        ] {
+            let got = text
+                .parse::<Quarter>()
+                .ok()
+                .map(|q| (day_text(q.first_day()), day_text(q.last_day())));
+            let want = want.map(|(a, b): (&str, &str)| (a.to_string(), b.to_string()));
+            assert_eq!(got, want, "{text}");
+        }
+        assert_eq!("2026-q3".parse::<Quarter>().unwrap().to_string(), "2026-Q3");
     }
 
     #[test]
