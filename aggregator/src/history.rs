@@ -47,6 +47,27 @@ pub fn import_in_effect(records: &[ImportRecord], day: CivilDate) -> Option<&Imp
         .map(|(_, r)| r)
 }
 
+/// The imports in effect on some day of `from..=to`, oldest first.
+pub fn imports_in_effect(
+    records: &[ImportRecord],
+    from: CivilDate,
+    to: CivilDate,
+) -> Vec<&ImportRecord> {
+    let mut days: Vec<CivilDate> = records
+        .iter()
+        .filter_map(import_as_of)
+        .filter(|d| *d > from && *d <= to)
+        .collect();
+    days.push(from);
+    let mut out: Vec<&ImportRecord> = days
+        .into_iter()
+        .filter_map(|d| import_in_effect(records, d))
+        .collect();
+    out.sort_by_key(|r| (import_as_of(r), r.id));
+    out.dedup_by_key(|r| r.id);
+    out
+}
+
 fn day_number(d: CivilDate) -> u32 {
     u32::try_from(d.days_since_epoch()).unwrap_or(0)
 }
@@ -257,7 +278,7 @@ impl Ledger {
                         .get(h)
                         .is_some_and(|d| day.days_since_epoch() - d.days_since_epoch() > stale)
                 };
-                for (host, state) in day_states(&result, import.map_or(0, |r| r.id), silent) {
+                for (host, state) in day_states(&result, silent) {
                     if last.get(&host) != Some(&state) {
                         changes.push((host.clone(), day_number(day), state.encode().to_vec()));
                         last.insert(host, state);
@@ -294,26 +315,31 @@ impl Ledger {
     }
 }
 
-/// One host's history over a window, for the query API (pure).
+/// One host's history over a window, for the query API (pure). `imports`: every import record,
+/// to name the one in effect on each period's last day.
 pub fn host_history(
     host_key: &str,
     changes: &[(CivilDate, DayState)],
     from: CivilDate,
     to: CivilDate,
     products: &[pb::ProductSeen],
+    imports: &[ImportRecord],
 ) -> pb::HostHistory {
     let ps: Vec<Period> = periods(changes, from, to);
     let (failing_days, max_exposed_pvu) = failing(&ps);
     pb::HostHistory {
         host_key: host_key.to_string(),
-        periods: ps.iter().map(period).collect(),
+        periods: ps
+            .iter()
+            .map(|p| period(p, import_in_effect(imports, p.to).map_or(0, |r| r.id)))
+            .collect(),
         failing_days,
         max_exposed_pvu,
         products: products.to_vec(),
     }
 }
 
-fn period(p: &Period) -> pb::CoveragePeriod {
+fn period(p: &Period, import: u64) -> pb::CoveragePeriod {
     pb::CoveragePeriod {
         from: p.from.to_string(),
         to: p.to.to_string(),
@@ -324,7 +350,7 @@ fn period(p: &Period) -> pb::CoveragePeriod {
             .map(|c: Code| c.as_str().to_string())
             .collect(),
         exposed_pvu: p.state.exposed_pvu,
-        ilmt_import: p.state.import,
+        ilmt_import: import,
         agent_silent: p.state.agent_silent,
         fails: p.state.fails(),
     }
@@ -384,6 +410,15 @@ mod tests {
             );
         }
         assert_eq!(import_as_of(&records[0]), Some(d("2025-01-01")));
+        let ids = |from: &str, to: &str| -> Vec<u64> {
+            imports_in_effect(&records, d(from), d(to))
+                .iter()
+                .map(|r| r.id)
+                .collect()
+        };
+        assert_eq!(ids("2025-02-01", "2025-05-01"), [1, 3]);
+        assert_eq!(ids("2026-01-01", "2026-12-31"), [3, 2, 5]);
+        assert_eq!(ids("2024-01-01", "2024-12-31"), Vec::<u64>::new());
         assert_eq!(import_as_of(&records[1]), Some(d("2026-06-01")));
     }
 }

@@ -11,8 +11,6 @@ pub struct DayState {
     /// Codes of the host's findings: bit `code as usize`.
     pub codes: u16,
     pub exposed_pvu: Option<f64>,
-    /// The ILMT import reconciled against (0: none).
-    pub import: u64,
     /// The host's latest report was older than the stale threshold on that day.
     pub agent_silent: bool,
 }
@@ -31,9 +29,10 @@ impl DayState {
     }
 
     /// Fixed-size bytes for the store: coverage, codes (LE), flags, exposed PVU (LE f64, NaN for
-    /// unknown), import id (LE).
-    pub fn encode(&self) -> [u8; 20] {
-        let mut b = [0u8; 20];
+    /// unknown). Which ILMT import was in effect is not part of it: it follows from the day, and
+    /// a daily pull would otherwise make every day a change.
+    pub fn encode(&self) -> [u8; 12] {
+        let mut b = [0u8; 12];
         b[0] = Coverage::ALL
             .iter()
             .position(|c| *c == self.coverage)
@@ -42,25 +41,21 @@ impl DayState {
         b[1..3].copy_from_slice(&self.codes.to_le_bytes());
         b[3] = u8::from(self.agent_silent);
         b[4..12].copy_from_slice(&self.exposed_pvu.unwrap_or(f64::NAN).to_le_bytes());
-        b[12..20].copy_from_slice(&self.import.to_le_bytes());
         b
     }
 
     /// The inverse of [`DayState::encode`]; `None` for bytes it did not write.
     pub fn decode(b: &[u8]) -> Option<DayState> {
-        let b: &[u8; 20] = b.try_into().ok()?;
+        let b: &[u8; 12] = b.try_into().ok()?;
         let coverage = *Coverage::ALL.get(usize::from(b[0]))?;
         let codes = u16::from_le_bytes([b[1], b[2]]);
         let mut pvu = [0u8; 8];
         pvu.copy_from_slice(&b[4..12]);
         let pvu = f64::from_le_bytes(pvu);
-        let mut import = [0u8; 8];
-        import.copy_from_slice(&b[12..20]);
         Some(DayState {
             coverage,
             codes,
             exposed_pvu: (!pvu.is_nan()).then_some(pvu),
-            import: u64::from_le_bytes(import),
             agent_silent: b[3] != 0,
         })
     }
@@ -68,11 +63,7 @@ impl DayState {
 
 /// Each host's state from a reconciliation (in the reconciliation's host order). `silent(host)`
 /// says whether the host's latest report was older than the stale threshold that day.
-pub fn day_states(
-    r: &Reconciliation,
-    import: u64,
-    silent: impl Fn(&str) -> bool,
-) -> Vec<(String, DayState)> {
+pub fn day_states(r: &Reconciliation, silent: impl Fn(&str) -> bool) -> Vec<(String, DayState)> {
     let mut codes: std::collections::HashMap<&str, u16> = std::collections::HashMap::new();
     for f in &r.findings {
         if let Some(h) = &f.host_key {
@@ -88,7 +79,6 @@ pub fn day_states(
                     coverage: h.coverage,
                     codes: codes.get(h.host_key.as_str()).copied().unwrap_or(0),
                     exposed_pvu: h.exposure.exposed_pvu,
-                    import,
                     agent_silent: silent(&h.host_key),
                 },
             )
@@ -181,7 +171,6 @@ mod tests {
             coverage,
             codes: codes.iter().fold(0, |a, c| a | 1 << *c as usize),
             exposed_pvu: pvu,
-            import: 3,
             agent_silent: false,
         }
     }
@@ -197,13 +186,12 @@ mod tests {
             ),
             DayState {
                 agent_silent: true,
-                import: u64::MAX,
                 ..st(Coverage::Superseded, Code::ALL, Some(0.5))
             },
         ] {
             assert_eq!(DayState::decode(&s.encode()), Some(s));
         }
-        assert_eq!(DayState::decode(&[0; 19]), None);
+        assert_eq!(DayState::decode(&[0; 11]), None);
         let mut bad = st(Coverage::Covered, &[], None).encode();
         bad[0] = 99;
         assert_eq!(DayState::decode(&bad), None);

@@ -503,24 +503,22 @@ impl Query for QueryService {
                     .min();
                 let from = from.or(first_day).unwrap_or(today);
                 let to = to.unwrap_or(today);
+                let records = store.imports()?;
                 let mut hosts = Vec::new();
-                let mut used = std::collections::BTreeSet::new();
                 for (key, changes) in &all {
                     let products = store
                         .host(key)?
                         .map(|h| h.products_seen)
                         .unwrap_or_default();
-                    let h = crate::history::host_history(key, changes, from, to, &products);
+                    let h =
+                        crate::history::host_history(key, changes, from, to, &products, &records);
                     if failing_only && h.failing_days == 0 {
                         continue;
                     }
-                    used.extend(h.periods.iter().map(|p| p.ilmt_import).filter(|i| *i != 0));
                     hosts.push(h);
                 }
-                let imports = store
-                    .imports()?
-                    .iter()
-                    .filter(|i| used.contains(&i.id))
+                let imports = crate::history::imports_in_effect(&records, from, to)
+                    .into_iter()
                     .map(import_info)
                     .collect();
                 let basis = pb::HistoryBasis {
