@@ -200,4 +200,5 @@ pub fn binary(name: &str) -> PathBuf {
 
 pub mod pki;
 pub mod process;
+pub mod reports;
 pub mod zip;

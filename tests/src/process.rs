@@ -125,6 +125,16 @@ pub async fn channel(
         .await
 }
 
+/// Runs the `subcap` command with `--config config` and `args`.
+pub fn subcap(config: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(binary("subcap"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("run subcap")
+}
+
 pub async fn ingest(pki: &Pki, port: u16, cert: &str) -> IngestClient<Channel> {
     IngestClient::new(
         channel(pki, port, Some(cert))

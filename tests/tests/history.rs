@@ -3,20 +3,24 @@
 //! on D" and "which hosts were uncovered in quarter Q"; a report collected long ago that arrives
 //! late rewrites the past; the history survives a restart.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use subcap_proto::v1 as pb;
-use subcap_tests::binary;
 use subcap_tests::pki::Pki;
-use subcap_tests::process::{free_port, ingest, Aggregator};
+use subcap_tests::process::{free_port, ingest, subcap, Aggregator};
+use subcap_tests::reports::{ibm_report, noon, Host};
 
-fn subcap(config: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(binary("subcap"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("run subcap")
+/// A bare-metal host running `product`, reporting on `day`.
+fn report(id: &str, fqdn: &str, day: &str, product: &str) -> pb::HostReport {
+    ibm_report(
+        id,
+        &Host {
+            fqdn,
+            at: noon(day),
+            technology: None,
+            product,
+        },
+    )
 }
 
 fn json(out: Output) -> Vec<serde_json::Value> {
@@ -31,63 +35,6 @@ fn json(out: Output) -> Vec<serde_json::Value> {
         .as_array()
         .expect("array")
         .clone()
-}
-
-fn secs(day: &str) -> i64 {
-    let d = subcap_aggregator::ilmt::time::parse_date(day).unwrap();
-    d.days_since_epoch() * 86_400 + 12 * 3600
-}
-
-/// A VMware VM running `product` whose BigFix client scanned the day before `day`.
-fn report(id: &str, fqdn: &str, day: &str, product: &str) -> pb::HostReport {
-    let ts = |s: i64| {
-        Some(pbjson_types::Timestamp {
-            seconds: s,
-            nanos: 0,
-        })
-    };
-    let at = secs(day);
-    pb::HostReport {
-        report_id: id.into(),
-        collected_at: ts(at),
-        identity: Some(pb::HostIdentity {
-            hostname: fqdn.split('.').next().unwrap().into(),
-            fqdn: fqdn.into(),
-            architecture: "x86_64".into(),
-            ..Default::default()
-        }),
-        topology: Some(pb::Topology {
-            online_cpus: Some(4),
-            sockets: Some(1),
-            cores_per_socket: Some(4),
-            threads_per_core: Some(1),
-            cores: Some(4),
-            vendor: "GenuineIntel".into(),
-            model_name: "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz".into(),
-            ..Default::default()
-        }),
-        virtualization: Some(pb::Virtualization {
-            kind: "bare_metal".into(),
-            technology: String::new(),
-            cloud: "none".into(),
-            ..Default::default()
-        }),
-        ibm_installs: vec![pb::IbmInstall {
-            signature: "swid_tag".into(),
-            product_name: product.into(),
-            publisher: "IBM".into(),
-            ..Default::default()
-        }],
-        ilmt_agent: Some(pb::IlmtAgentHealth {
-            bigfix_installed: true,
-            bigfix_running: true,
-            last_software_scan: ts(at - 86_400),
-            last_capacity_scan: ts(at - 3_600),
-            last_upload: ts(at - 3_600),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
 }
 
 /// `subcap history --host HOST --on DAY`: that day's (coverage, fails).

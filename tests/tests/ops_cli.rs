@@ -1,49 +1,9 @@
 //! The operators' `subcap` command against a real aggregator over mTLS.
 
-use std::process::{Command, Output};
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use subcap_proto::v1 as pb;
-use subcap_tests::binary;
 use subcap_tests::pki::Pki;
-use subcap_tests::process::{free_port, ingest, Aggregator};
-
-fn subcap(config: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(binary("subcap"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("run subcap")
-}
-
-fn report(id: &str, host: &str, technology: &str) -> pb::HostReport {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    pb::HostReport {
-        report_id: id.into(),
-        collected_at: Some(pbjson_types::Timestamp {
-            seconds: now.as_secs() as i64,
-            nanos: 0,
-        }),
-        identity: Some(pb::HostIdentity {
-            hostname: host.split('.').next().unwrap().into(),
-            fqdn: host.into(),
-            ..Default::default()
-        }),
-        virtualization: Some(pb::Virtualization {
-            kind: "virtual_machine".into(),
-            technology: technology.into(),
-            cloud: "none".into(),
-            ..Default::default()
-        }),
-        ibm_installs: vec![pb::IbmInstall {
-            signature: "swid_tag".into(),
-            product_name: "IBM MQ".into(),
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
+use subcap_tests::process::{free_port, ingest, subcap, Aggregator};
+use subcap_tests::reports::{ibm_report, now_secs, Host};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_and_host_in_every_format() {
@@ -59,7 +19,15 @@ async fn hosts_and_host_in_every_format() {
         ("r3", "db01.bank.example", "vmware"),
     ] {
         a.submit_report(pb::SubmitReportRequest {
-            report: Some(report(id, host, tech)),
+            report: Some(ibm_report(
+                id,
+                &Host {
+                    fqdn: host,
+                    at: now_secs(),
+                    technology: Some(tech),
+                    product: "IBM MQ",
+                },
+            )),
         })
         .await
         .unwrap();

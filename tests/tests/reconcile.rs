@@ -3,27 +3,17 @@
 //! hosts --uncovered / --ineligible`, `subcap findings`, `subcap host`, with `--fail-on` exit
 //! codes, and the Prometheus coverage gauges follow.
 
-use std::process::{Command, Output};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::process::Output;
 
 use subcap_aggregator::certs::{self, Leaf};
 use subcap_aggregator::ilmt::test_server::{IlmtServer, Mode};
 use subcap_proto::time::rfc3339;
 use subcap_proto::v1 as pb;
-use subcap_tests::binary;
 use subcap_tests::pki::Pki;
-use subcap_tests::process::{free_port, ingest, Aggregator};
+use subcap_tests::process::{free_port, ingest, subcap, Aggregator};
+use subcap_tests::reports::{ibm_report, now_secs as now, Host};
 
 const TOKEN: &str = "5f0b7c1e2d3a4b5c6d7e8f90a1b2c3d4e5f60718";
-
-fn subcap(config: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(binary("subcap"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("run subcap")
-}
 
 fn ok(out: &Output) -> serde_json::Value {
     assert_eq!(
@@ -33,65 +23,6 @@ fn ok(out: &Output) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("JSON output")
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// A VM report: 4 cores of a Xeon, `technology`, `product` installed, BigFix healthy.
-fn report(id: &str, fqdn: &str, technology: &str, product: &str) -> pb::HostReport {
-    let ts = |secs: i64| {
-        Some(pbjson_types::Timestamp {
-            seconds: secs,
-            nanos: 0,
-        })
-    };
-    pb::HostReport {
-        report_id: id.into(),
-        collected_at: ts(now()),
-        identity: Some(pb::HostIdentity {
-            hostname: fqdn.split('.').next().unwrap().into(),
-            fqdn: fqdn.into(),
-            architecture: "x86_64".into(),
-            os_name: "Red Hat Enterprise Linux".into(),
-            ..Default::default()
-        }),
-        topology: Some(pb::Topology {
-            online_cpus: Some(4),
-            sockets: Some(1),
-            cores_per_socket: Some(4),
-            threads_per_core: Some(1),
-            cores: Some(4),
-            vendor: "GenuineIntel".into(),
-            model_name: "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz".into(),
-            ..Default::default()
-        }),
-        virtualization: Some(pb::Virtualization {
-            kind: "virtual_machine".into(),
-            technology: technology.into(),
-            cloud: "none".into(),
-            ..Default::default()
-        }),
-        ibm_installs: vec![pb::IbmInstall {
-            signature: "swid_tag".into(),
-            product_name: product.into(),
-            publisher: "IBM".into(),
-            ..Default::default()
-        }],
-        ilmt_agent: Some(pb::IlmtAgentHealth {
-            bigfix_installed: true,
-            bigfix_running: true,
-            last_software_scan: ts(now() - 86_400),
-            last_capacity_scan: ts(now() - 3_600),
-            last_upload: ts(now() - 3_600),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
 }
 
 /// An ILMT v2 `computers` row with its `computer_hardware`, last seen `days` ago.
@@ -171,7 +102,15 @@ async fn pull_then_uncovered_ineligible_findings_and_fail_on() {
     .enumerate()
     {
         let mut a = ingest(&pki, port, &format!("agent-{host}")).await;
-        let mut r = report(&format!("r{i}"), host, tech, product);
+        let mut r = ibm_report(
+            &format!("r{i}"),
+            &Host {
+                fqdn: host,
+                at: now(),
+                technology: Some(tech),
+                product,
+            },
+        );
         if host == hosts[0] {
             // ILMT row 1's BigFix id, as the BigFix client's files say it.
             r.identity.as_mut().unwrap().bigfix_computer_id = "1600001".into();

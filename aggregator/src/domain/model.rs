@@ -349,15 +349,19 @@ impl std::str::FromStr for Code {
     type Err = String;
     /// A code as written (`UNCOVERED`), case-insensitive.
     fn from_str(s: &str) -> Result<Code, String> {
-        Code::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                let all: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
-                format!("{s:?} is not a finding code (one of {})", all.join(", "))
-            })
+        word(Code::ALL, Code::as_str, s, "a finding code")
     }
+}
+
+/// The member of `all` whose name is `s` (case-insensitive); the error lists the names.
+fn word<T: Copy>(all: &[T], name: fn(T) -> &'static str, s: &str, what: &str) -> Result<T, String> {
+    all.iter()
+        .copied()
+        .find(|c| name(*c).eq_ignore_ascii_case(s.trim()))
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|c| name(*c)).collect();
+            format!("{s:?} is not {what} (one of {})", names.join(", "))
+        })
 }
 
 impl fmt::Display for Code {
@@ -454,14 +458,7 @@ impl Coverage {
 impl std::str::FromStr for Coverage {
     type Err = String;
     fn from_str(s: &str) -> Result<Coverage, String> {
-        Coverage::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                let all: Vec<&str> = Coverage::ALL.iter().map(|c| c.as_str()).collect();
-                format!("{s:?} is not a coverage state (one of {})", all.join(", "))
-            })
+        word(Coverage::ALL, Coverage::as_str, s, "a coverage state")
     }
 }
 

@@ -123,6 +123,17 @@ pub fn basis(
     }
 }
 
+/// A day a request names (`YYYY-MM-DD`), `None` when empty; the error names `field`.
+pub fn day(field: &str, text: &str) -> Result<Option<CivilDate>, String> {
+    match text.trim() {
+        "" => Ok(None),
+        t => crate::ilmt::time::parse_date(t)
+            .filter(|_| t.len() == 10)
+            .map(Some)
+            .ok_or_else(|| format!("{field}: {t:?} is not a date YYYY-MM-DD")),
+    }
+}
+
 /// A `ReconcileRequest`'s filters, checked.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filter {
@@ -145,14 +156,7 @@ pub fn filter(r: &pb::ReconcileRequest) -> Result<Filter, String> {
         .iter()
         .map(|c| c.parse::<Coverage>().map_err(|e| format!("coverage: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let since = match r.since.trim() {
-        "" => None,
-        s => Some(
-            crate::ilmt::time::parse_date(s)
-                .filter(|_| s.len() == 10)
-                .ok_or_else(|| format!("since: {s:?} is not a date YYYY-MM-DD"))?,
-        ),
-    };
+    let since = day("since", &r.since)?;
     if r.host.len() > 253 {
         return Err("host: at most 253 characters".into());
     }

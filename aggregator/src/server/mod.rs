@@ -465,17 +465,7 @@ impl Query for QueryService {
         s.operator(&req, "query")?;
         let _permit = s.permit().await?;
         let r = req.into_inner();
-        let day = |field: &str, v: &str| -> Result<Option<crate::ilmt::CivilDate>, Status> {
-            match v.trim() {
-                "" => Ok(None),
-                t => crate::ilmt::time::parse_date(t)
-                    .filter(|_| t.len() == 10)
-                    .map(Some)
-                    .ok_or_else(|| {
-                        Status::invalid_argument(format!("{field}: {t:?} is not a date YYYY-MM-DD"))
-                    }),
-            }
-        };
+        let day = |field: &str, v: &str| wire::day(field, v).map_err(Status::invalid_argument);
         let (from, to) = (day("from", &r.from)?, day("to", &r.to)?);
         if let (Some(f), Some(t)) = (from, to) {
             if f > t {
