@@ -455,6 +455,22 @@ fn split_ledger_key(k: &[u8]) -> Result<(&str, u32), StoreError> {
 
 const LEDGER_MARKS: &str = "ledger_marks";
 
+/// Ledger writes per sled batch.
+const LEDGER_BATCH: usize = 1024;
+
+impl SledStore {
+    fn put_ledger_marks(&self, marks: LedgerMarks) -> Result<(), StoreError> {
+        // The report mark is stored plus one, so 0 stands for "none".
+        let reports = marks.reports.map_or(0, |r| r.saturating_add(1));
+        let mut m = [0u8; 20];
+        m[..4].copy_from_slice(&marks.through_day.to_be_bytes());
+        m[4..12].copy_from_slice(&reports.to_be_bytes());
+        m[12..].copy_from_slice(&marks.imports.to_be_bytes());
+        self.meta.insert(LEDGER_MARKS, &m[..])?;
+        Ok(())
+    }
+}
+
 impl Store for SledStore {
     fn put_reports(&self, batch: &[Put<'_>]) -> Result<Vec<PutOutcome>, StoreError> {
         let prepared = batch
@@ -653,25 +669,36 @@ impl Store for SledStore {
         changes: &[(String, u32, Vec<u8>)],
         marks: LedgerMarks,
     ) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        // Written in bounded batches (one huge batch leaves sled with huge nodes that are slow to
+        // read); so that a crash in between cannot leave a gap, the marks first say the ledger
+        // holds only the days before `day`, and only at the end where it really reaches.
+        let before = self.ledger_marks()?;
+        self.put_ledger_marks(LedgerMarks {
+            through_day: day.min(before.map_or(day, |m| m.through_day)),
+            ..before.unwrap_or(marks)
+        })?;
+        let mut stale = Vec::new();
         for item in self.ledger.iter() {
             let (k, _) = item?;
             if split_ledger_key(&k)?.1 >= day {
-                batch.remove(k);
+                stale.push(k);
             }
         }
-        for (host, d, state) in changes {
-            batch.insert(ledger_key(host, *d), state.as_slice());
+        for part in stale.chunks(LEDGER_BATCH) {
+            let mut batch = sled::Batch::default();
+            for k in part {
+                batch.remove(k);
+            }
+            self.ledger.apply_batch(batch)?;
         }
-        self.ledger.apply_batch(batch)?;
-        // The report mark is stored plus one, so 0 stands for "none".
-        let reports = marks.reports.map_or(0, |r| r.saturating_add(1));
-        let mut m = [0u8; 20];
-        m[..4].copy_from_slice(&marks.through_day.to_be_bytes());
-        m[4..12].copy_from_slice(&reports.to_be_bytes());
-        m[12..].copy_from_slice(&marks.imports.to_be_bytes());
-        self.meta.insert(LEDGER_MARKS, &m[..])?;
-        Ok(())
+        for part in changes.chunks(LEDGER_BATCH) {
+            let mut batch = sled::Batch::default();
+            for (host, d, state) in part {
+                batch.insert(ledger_key(host, *d), state.as_slice());
+            }
+            self.ledger.apply_batch(batch)?;
+        }
+        self.put_ledger_marks(marks)
     }
 
     fn prune_ledger(&self, day: u32) -> Result<usize, StoreError> {
