@@ -336,7 +336,8 @@ fn subcap_command() -> String {
         .unwrap_or_else(|| "cargo run -p subcap-aggregator --bin subcap --".into())
 }
 
-/// Runs the demo and prints its outcome; with `keep`, serves until `stop` completes.
+/// Runs the demo and prints its outcome; with `keep`, serves until `stop` completes (`stop`
+/// completing earlier, while reports are sent and questions asked, interrupts the demo).
 pub async fn run(
     opts: Options,
     stop: impl Future<Output = ()> + Send + 'static,
@@ -400,8 +401,12 @@ pub async fn run(
         let _ = stop_rx.await;
     }));
     let url = format!("https://127.0.0.1:{}", addr.port());
-    let result = demo_against(&opts, &estate, &scanned, &dir, &url, now).await;
-
+    // Ctrl-C while the demo talks to the aggregator stops it as gracefully as at the end.
+    tokio::pin!(stop);
+    let result = tokio::select! {
+        r = demo_against(&opts, &estate, &scanned, &dir, &url, now) => r,
+        () = &mut stop => Err(DemoError::Other("interrupted".into())),
+    };
     if result.is_ok() && opts.keep {
         stop.await;
     }
