@@ -7,6 +7,7 @@
 pub mod certs;
 pub mod config;
 pub mod convert;
+pub mod demo;
 pub mod domain;
 pub mod history;
 pub mod ilmt;

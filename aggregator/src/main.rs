@@ -1,4 +1,5 @@
-//! `subcap-aggregator`: `serve` runs the aggregator; `certs` makes a development PKI.
+//! `subcap-aggregator`: `serve` runs the aggregator; `certs` makes a development PKI; `demo` runs
+//! the whole system on loopback (`subcap_aggregator::demo`).
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -8,6 +9,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use subcap_aggregator::certs::{self, Leaf};
 use subcap_aggregator::config::{Config, LogFormat};
+use subcap_aggregator::demo;
+use subcap_aggregator::ops::output::Format;
 use subcap_aggregator::server::Aggregator;
 
 #[derive(Parser)]
@@ -31,6 +34,23 @@ enum Command {
     /// Development PKI: CAs and certificates as PEM files (use your own PKI in production).
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// The whole system on this machine: agents scan a bundled estate of fixture hosts and this
+    /// machine, report over mutual TLS to an aggregator on loopback (temporary store and
+    /// certificates), an ILMT export is imported, and the uncovered hosts, ineligible
+    /// virtualization and findings are printed with their PVU exposure.
+    Demo {
+        /// The tests/fixtures folder of a subcap source checkout (default: the one this binary
+        /// was built from).
+        #[arg(long, value_name = "DIR")]
+        fixtures: Option<PathBuf>,
+        /// Keep the aggregator serving (and its folder) until Ctrl-C, to try `subcap` against it.
+        #[arg(long)]
+        keep: bool,
+        /// table for people; json (one document) or csv (each table after a `# name` line) for
+        /// scripts, with the narrative on standard error.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand)]
@@ -67,6 +87,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => serve(config),
         Command::Certs(c) => certs_command(c),
+        Command::Demo {
+            fixtures,
+            keep,
+            format,
+        } => run_demo(demo::Options {
+            fixtures: fixtures.unwrap_or_else(demo::default_fixtures),
+            keep,
+            format,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -132,6 +161,22 @@ fn serve(path: PathBuf) -> anyhow::Result<()> {
         aggregator.run(shutdown_signal()).await?;
         Ok(())
     })
+}
+
+fn run_demo(options: demo::Options) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    runtime.block_on(demo::run(options, shutdown_signal()))?;
+    Ok(())
 }
 
 fn init_logs(config: &Config) {
