@@ -152,6 +152,12 @@ EOF
     fail "subcap hosts failed"
 grep -q "$host" "$work/hosts.csv" || fail "the aggregator has no report of $host: $(cat "$work/hosts.csv")"
 pass "rollout: the agent role's push --once was acknowledged; the aggregator lists $host"
+# The container image's health check, against this real aggregator's metrics endpoint.
+"$repo/deploy/container/healthcheck.sh" 127.0.0.1 "$metrics" || fail "container/healthcheck.sh against a running aggregator"
+if "$repo/deploy/container/healthcheck.sh" 127.0.0.1 "$port" 2>/dev/null; then
+    fail "container/healthcheck.sh called the TLS port healthy"
+fi
+pass "container/healthcheck.sh: healthy on the metrics endpoint, unhealthy elsewhere"
 
 # --- (d) idempotence ---------------------------------------------------------------------------
 play second "${verify[@]}"
