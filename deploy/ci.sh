@@ -85,6 +85,47 @@ else
     bin_x86="$target/release"
 fi
 
+# --- the agent's capability ------------------------------------------------------------------
+# The unit gives the agent's user CAP_DAC_READ_SEARCH and nothing else. Same here with setpriv:
+# as nobody, a DMI serial readable by root only (0400) must be read with that one capability and
+# be missing without it.
+serial_of() {
+    python3 -c 'import json, sys
+def find(o):
+    if isinstance(o, dict):
+        for k, v in o.items():
+            if k == "productSerial":
+                return v
+            r = find(v)
+            if r:
+                return r
+    if isinstance(o, list):
+        for v in o:
+            r = find(v)
+            if r:
+                return r
+    return ""
+print(find(json.load(sys.stdin)))'
+}
+fx=$(mktemp -d)
+chmod 0755 "$fx"
+cp -a tests/fixtures/hosts/vmware-vm/root "$fx/"
+chown -R root:root "$fx/root"
+chmod 0400 "$fx/root/sys/class/dmi/id/product_serial"
+want=$(cat "$fx/root/sys/class/dmi/id/product_serial")
+as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+with=$("${as_nobody[@]}" --inh-caps=-all,+dac_read_search --ambient-caps=-all,+dac_read_search \
+    --bounding-set=-all,+dac_read_search -- "$bin_x86/subcap-agent" scan --root "$fx/root" \
+    --cpuid-vendor none --format json | serial_of)
+without=$("${as_nobody[@]}" --inh-caps=-all --bounding-set=-all -- "$bin_x86/subcap-agent" scan \
+    --root "$fx/root" --cpuid-vendor none --format json | serial_of)
+if [[ $with == "$want" && -z $without ]]; then
+    pass "units: as an unprivileged user, CAP_DAC_READ_SEARCH alone reads the root-only DMI serial (and nothing without it)"
+else
+    fail "units: DMI serial with CAP_DAC_READ_SEARCH: '$with' (want '$want'); without: '$without' (want none)"
+fi
+rm -rf "$fx"
+
 # --- packages --------------------------------------------------------------------------------
 dist=$(mktemp -d)
 for arch in "${arches[@]}"; do
