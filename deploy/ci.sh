@@ -2,7 +2,9 @@
 # CI checks of deploy/ (run by .ci/run; runnable by hand as root on a disposable machine):
 #   units     systemd-analyze verify of both units, which must print nothing
 #   compat    glibc 2.17 builds (cargo-zigbuild): agent and aggregator for x86_64, the agent for
-#             aarch64, and their GLIBC_ symbol versions (deploy/check-glibc.sh)
+#             aarch64, and their GLIBC_ symbol versions (deploy/check-glibc.sh); the aarch64
+#             agent run under qemu-aarch64 on a fixture host
+#   units     (also) the agent's one capability reads a root-only DMI serial, as nobody
 #   packages  deb and rpm of both (deploy/package.sh), their contents, metadata and scripts; on
 #             CI (or SUBCAP_INSTALL_TEST=1) the agent's deb installed, checked and purged
 #   manifests YAML of the DaemonSet and the Ansible files parses; the playbook's syntax
@@ -84,6 +86,33 @@ else
     fail "compat: cargo-zigbuild is not installable here; packages and the Ansible test use a native build"
     cargo build --release --locked -p subcap-agent -p subcap-aggregator || fail "native release build"
     bin_x86="$target/release"
+fi
+
+# The aarch64 agent runs (qemu-user, Debian's aarch64 glibc) and reads an aarch64 fixture host as
+# the fixture expects.
+if [[ " ${arches[*]} " == *" aarch64 "* ]]; then
+    if ! command -v qemu-aarch64 >/dev/null || [[ ! -d /usr/aarch64-linux-gnu/lib ]]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user libc6-arm64-cross >/dev/null
+    fi
+    fixture=tests/fixtures/hosts/aws-graviton-vm
+    verdict='import json, sys
+r = json.load(open(sys.argv[1]))
+v, t = r.get("virtualization", {}), r.get("topology", {})
+print(v.get("kind"), v.get("technology"), v.get("cloud"), t.get("onlineCpus"), t.get("sockets"))'
+    arm_json=$(mktemp)
+    if qemu-aarch64 -L /usr/aarch64-linux-gnu "$target/aarch64-unknown-linux-gnu/release/subcap-agent" \
+        scan --root "$fixture/root" --cpuid-vendor none --format json >"$arm_json"; then
+        got=$(python3 -c "$verdict" "$arm_json")
+        want=$(python3 -c "$verdict" "$fixture/expected.json")
+        if [[ $got == "$want" ]]; then
+            pass "compat: the aarch64 agent runs (qemu-aarch64) and reads $fixture as expected: $got"
+        else
+            fail "compat: the aarch64 agent on $fixture: $got (expected $want)"
+        fi
+    else
+        fail "compat: the aarch64 agent did not run under qemu-aarch64"
+    fi
+    rm -f "$arm_json"
 fi
 
 # --- the agent's capability ------------------------------------------------------------------
