@@ -35,6 +35,9 @@ fi
 if ! cargo zigbuild --help >/dev/null 2>&1; then
     echo "== pip install ziglang cargo-zigbuild"
     python3 -m pip install -q ziglang cargo-zigbuild || echo "pip install ziglang cargo-zigbuild failed"
+    # pip's scripts folder (cargo-zigbuild) may not be on PATH (pyenv shims, --user installs).
+    PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+    export PATH
 fi
 
 # --- units -----------------------------------------------------------------------------------
