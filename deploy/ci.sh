@@ -20,6 +20,14 @@ fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
 pass() { echo "PASS: $*"; }
 
 # --- tools -----------------------------------------------------------------------------------
+apt_updated=0
+apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    if ((!apt_updated)); then
+        apt-get update -qq && apt_updated=1
+    fi
+    apt-get install -y -qq "$@" >/dev/null
+}
 need=()
 command -v ansible-playbook >/dev/null || need+=(ansible-core)
 command -v rpmbuild >/dev/null || need+=(rpm)
@@ -28,9 +36,7 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v dpkg-deb >/dev/null || need+=(dpkg)
 if ((${#need[@]})); then
     echo "== apt-get install ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null ||
-        fail "tools: apt-get install ${need[*]}"
+    apt_install "${need[@]}" || fail "tools: apt-get install ${need[*]}"
 fi
 if ! cargo zigbuild --help >/dev/null 2>&1; then
     echo "== pip install ziglang cargo-zigbuild"
@@ -95,7 +101,7 @@ fi
 # the fixture expects.
 if [[ " ${arches[*]} " == *" aarch64 "* ]]; then
     if ! command -v qemu-aarch64 >/dev/null || [[ ! -d /usr/aarch64-linux-gnu/lib ]]; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user libc6-arm64-cross >/dev/null
+        apt_install qemu-user libc6-arm64-cross || echo "apt-get install qemu-user libc6-arm64-cross failed"
     fi
     fixture=tests/fixtures/hosts/aws-graviton-vm
     verdict='import json, sys
@@ -245,7 +251,10 @@ fi
 rm -rf "$dist"
 
 # --- manifests -------------------------------------------------------------------------------
-if python3 - <<'EOF'; then
+# Debian's python3 has PyYAML (python3-yaml comes with ansible-core).
+yaml_python=/usr/bin/python3
+[[ -x $yaml_python ]] || yaml_python=python3
+if "$yaml_python" - <<'EOF'; then
 import glob, sys, yaml
 files = ["deploy/kubernetes/agent-daemonset.yaml"] + sorted(glob.glob("deploy/ansible/**/*.yml", recursive=True))
 kinds = []
