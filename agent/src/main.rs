@@ -2,6 +2,7 @@
 //! `push --once` and `run` deliver reports to the aggregator.
 #![forbid(unsafe_code)]
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -194,6 +195,9 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<()> {
         Format::Json => render::json(&report)?,
         Format::Text => render::text(&report),
     };
-    println!("{out}");
-    Ok(())
+    // A reader that stops early (`| head`) is not an error.
+    match writeln!(std::io::stdout().lock(), "{out}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }

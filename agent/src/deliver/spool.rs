@@ -9,6 +9,12 @@
 //!
 //! Bounded: when a new report would exceed the byte or count limit, the OLDEST reports are dropped
 //! (the newest describes the host as it is now); each drop is returned so the caller logs it.
+//!
+//! Shared: the daemon and a `push --once` (config management verifying a rollout) may use one
+//! spool at the same time. Every change takes an exclusive lock on `<spool>/.lock` for its
+//! duration, so two writers never pick the same sequence number and a starting process never
+//! deletes a `.tmp` another is still writing; an entry another process already delivered and
+//! removed is simply gone (the aggregator de-duplicates by report id).
 
 use std::fs;
 use std::io::Write as _;
@@ -32,6 +38,14 @@ pub enum SpoolError {
     },
     #[error("spool record {path}: {problem}")]
     Corrupt { path: String, problem: String },
+}
+
+/// `Ok` for a file that is already gone.
+fn gone_is_fine(r: std::io::Result<()>) -> std::io::Result<()> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> SpoolError + '_ {
@@ -111,17 +125,33 @@ impl Spool {
             .mode(0o700)
             .create(dir)
             .map_err(io(dir))?;
-        for name in fs::read_dir(dir).map_err(io(dir))? {
-            let path = name.map_err(io(dir))?.path();
-            if path.extension().is_some_and(|e| e == "tmp") {
-                fs::remove_file(&path).map_err(io(&path))?;
-            }
-        }
-        Ok(Spool {
+        let spool = Spool {
             dir: dir.to_path_buf(),
             max_bytes,
             max_reports,
-        })
+        };
+        // Writers hold the lock while a `.tmp` exists: under it, any `.tmp` is a crashed write.
+        let _lock = spool.lock()?;
+        for name in fs::read_dir(dir).map_err(io(dir))? {
+            let path = name.map_err(io(dir))?.path();
+            if path.extension().is_some_and(|e| e == "tmp") {
+                gone_is_fine(fs::remove_file(&path)).map_err(io(&path))?;
+            }
+        }
+        Ok(spool)
+    }
+
+    /// The spool's exclusive lock, held until the returned file is dropped.
+    fn lock(&self) -> Result<fs::File, SpoolError> {
+        let path = self.dir.join(".lock");
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        f.lock().map_err(io(&path))?;
+        Ok(f)
     }
 
     pub fn dir(&self) -> &Path {
@@ -153,6 +183,7 @@ impl Spool {
     /// dropped to stay within the bounds.
     pub fn push(&self, report: &pb::HostReport) -> Result<(Entry, Vec<Entry>), SpoolError> {
         let record = encode(report);
+        let _lock = self.lock()?;
         let existing = self.entries()?;
         let seq = existing.last().map(|e| e.seq + 1).unwrap_or(1);
         let path = self.dir.join(format!("{seq:020}.report"));
@@ -171,7 +202,7 @@ impl Spool {
         while !kept.is_empty() && (kept.len() + 1 > self.max_reports || total > self.max_bytes) {
             let oldest = kept.remove(0);
             total -= oldest.bytes;
-            fs::remove_file(&oldest.path).map_err(io(&oldest.path))?;
+            gone_is_fine(fs::remove_file(&oldest.path)).map_err(io(&oldest.path))?;
             dropped.push(oldest);
         }
         if !dropped.is_empty() {
@@ -196,14 +227,16 @@ impl Spool {
         })
     }
 
-    /// Removes an acknowledged entry.
+    /// Removes an acknowledged entry (one another process removed already is fine).
     pub fn remove(&self, entry: &Entry) -> Result<(), SpoolError> {
-        fs::remove_file(&entry.path).map_err(io(&entry.path))?;
+        let _lock = self.lock()?;
+        gone_is_fine(fs::remove_file(&entry.path)).map_err(io(&entry.path))?;
         self.sync_dir()
     }
 
     /// Moves an entry to `<spool>/<folder>/` (`corrupt` or `rejected`), keeping it for inspection.
     pub fn set_aside(&self, entry: &Entry, folder: &str) -> Result<PathBuf, SpoolError> {
+        let _lock = self.lock()?;
         let target_dir = self.dir.join(folder);
         fs::create_dir_all(&target_dir).map_err(io(&target_dir))?;
         let name = entry
@@ -243,6 +276,43 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn two_processes_share_a_spool_without_losing_or_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let daemon = Spool::open(dir.path(), 1 << 20, 100).unwrap();
+        let (first, _) = daemon.push(&report("r1")).unwrap();
+        // A `push --once` opens the same spool: the daemon's entry stays, and both write
+        // distinct sequence numbers from two threads at once.
+        let once = Spool::open(dir.path(), 1 << 20, 100).unwrap();
+        assert_eq!(once.entries().unwrap().len(), 1);
+        let threads: Vec<_> = (0..2)
+            .map(|t| {
+                let s = Spool::open(dir.path(), 1 << 20, 100).unwrap();
+                std::thread::spawn(move || {
+                    for i in 0..20 {
+                        s.push(&report(&format!("t{t}-{i}"))).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let entries = once.entries().unwrap();
+        assert_eq!(entries.len(), 41, "no push overwrote another");
+        let mut ids: Vec<String> = entries
+            .iter()
+            .map(|e| once.read(e).unwrap().report_id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 41);
+        // Both deliver the same entry: the second removal is not an error.
+        once.remove(&first).unwrap();
+        daemon.remove(&first).unwrap();
+        assert_eq!(daemon.entries().unwrap().len(), 40);
     }
 
     #[test]

@@ -186,7 +186,7 @@ fn main() -> ExitCode {
     };
     match rt.block_on(run(cli)) {
         Ok((out, failing)) => {
-            print!("{out}");
+            emit(&out);
             if failing.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -202,6 +202,17 @@ fn main() -> ExitCode {
             eprintln!("subcap: {m}");
             ExitCode::from(3)
         }
+    }
+}
+
+/// Writes `text` to standard output; a reader that stops early (`| head`) is not an error.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("subcap: standard output: {e}");
+        }
+        _ => {}
     }
 }
 
@@ -749,7 +760,7 @@ fn snapshots_check(
     let as_of = as_of.unwrap_or_else(subcap_aggregator::snapshots::today);
     match subcap_aggregator::snapshots::check(dir, years, as_of, format) {
         Ok(outcome) => {
-            print!("{}", outcome.output);
+            emit(&outcome.output);
             for note in &outcome.notes {
                 eprintln!("{note}");
             }
