@@ -437,6 +437,17 @@ impl Query for QueryService {
         let stream = tokio_stream::iter(chunks.into_iter().map(Ok));
         Ok(Response::new(Box::pin(stream)))
     }
+
+    // Placeholder until the History service lands on main (wip-report builds against its proto).
+    type HistoryStream =
+        Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::HistoryChunk, Status>> + Send>>;
+
+    async fn history(
+        &self,
+        _req: Request<pb::HistoryRequest>,
+    ) -> Result<Response<Self::HistoryStream>, Status> {
+        Err(Status::unimplemented("History is not served by this build"))
+    }
 }
 
 /// The wire form of a stored import's record.
