@@ -14,5 +14,6 @@ pub mod ingest;
 pub mod metrics;
 pub mod ops;
 pub mod reconcile;
+pub mod report;
 pub mod server;
 pub mod store;

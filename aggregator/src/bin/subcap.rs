@@ -1,8 +1,8 @@
 //! `subcap`: the operators' command line. Asks the aggregator over gRPC with an operator
 //! certificate; prints tables, JSON or CSV.
 //!
-//! Exit codes: 0 done; 1 `--fail-on` findings exist; 2 bad arguments or config; 3 the aggregator
-//! could not be reached or refused.
+//! Exit codes: 0 done; 1 `--fail-on` findings exist (`report verify`: the report changed); 2 bad
+//! arguments or config; 3 the aggregator could not be reached or refused.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -13,6 +13,7 @@ use subcap_aggregator::domain::Code;
 use subcap_aggregator::ops::output::{Format, Table};
 use subcap_aggregator::ops::views::{self, Answer};
 use subcap_aggregator::ops::OperatorConfig;
+use subcap_aggregator::report;
 use subcap_proto::time::rfc3339;
 use subcap_proto::v1 as pb;
 use subcap_proto::v1::ilmt_client::IlmtClient;
@@ -85,6 +86,9 @@ enum Command {
     /// ILMT's own records: import files, pull from ILMT's REST API, list imports.
     #[command(subcommand)]
     Ilmt(IlmtCommand),
+    /// Reports for people: the provider-handoff folder (HTML, JSON, CSV, manifest) and its check.
+    #[command(subcommand)]
+    Report(report::cli::ReportCommand),
 }
 
 #[derive(Subcommand)]
@@ -131,6 +135,9 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
+    if let Command::Report(cmd) = cli.command {
+        return report_command(&rt, cmd, &cli.config);
+    }
     match rt.block_on(run(cli)) {
         Ok((out, failing)) => {
             print!("{out}");
@@ -148,6 +155,28 @@ fn main() -> ExitCode {
         Err(Failure::Aggregator(m)) => {
             eprintln!("subcap: {m}");
             ExitCode::from(3)
+        }
+    }
+}
+
+/// `subcap report ...`: its own exit codes (`verify`: 1 when the folder changed); the config is
+/// read only by the commands that ask the aggregator.
+fn report_command(
+    rt: &tokio::runtime::Runtime,
+    cmd: report::cli::ReportCommand,
+    config: &std::path::Path,
+) -> ExitCode {
+    match rt.block_on(report::cli::run(cmd, config)) {
+        Ok(o) => {
+            print!("{}", o.out);
+            ExitCode::from(if o.ok { 0 } else { 1 })
+        }
+        Err(e) => {
+            eprintln!("subcap: {e}");
+            ExitCode::from(match e {
+                report::cli::CommandError::Usage(_) => 2,
+                report::cli::CommandError::Aggregator(_) => 3,
+            })
         }
     }
 }
@@ -220,6 +249,8 @@ async fn run(cli: Cli) -> Result<(String, Vec<String>), Failure> {
         }
         Command::Ilmt(IlmtCommand::Pull) => pull(&mut ilmt, format).await?.into(),
         Command::Ilmt(IlmtCommand::Imports) => imports(&mut ilmt, format).await?.into(),
+        // Handled in `main`, before a config is needed.
+        Command::Report(_) => String::new().into(),
     };
     if fail_on.is_empty() {
         return Ok((done.out, Vec::new()));
