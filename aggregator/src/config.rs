@@ -236,9 +236,11 @@ impl StoreConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Retention {
-    /// Full report bodies older than this are deleted (each host's latest is always kept).
+    /// Full report bodies and their history entries older than this are deleted (each host's
+    /// latest is always kept). The coverage ledger can be recomputed only this far back.
     pub report_days: u32,
-    /// History entries (the coverage record) older than this are deleted; at least five years.
+    /// The coverage ledger (the per-host record of coverage states, day by day) older than this
+    /// is deleted, keeping the state in force; at least five years.
     pub history_days: u32,
 }
 

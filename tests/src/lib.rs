@@ -200,3 +200,4 @@ pub fn binary(name: &str) -> PathBuf {
 
 pub mod pki;
 pub mod process;
+pub mod zip;

@@ -1,8 +1,9 @@
 //! `subcap`: the operators' command line. Asks the aggregator over gRPC with an operator
 //! certificate; prints tables, JSON or CSV.
 //!
-//! Exit codes: 0 done; 1 `--fail-on` findings exist (`report verify`: the report changed); 2 bad
-//! arguments or config; 3 the aggregator could not be reached or refused.
+//! Exit codes: 0 done; 1 findings exist (`--fail-on`, `snapshots check`) or the report changed
+//! (`report verify`); 2 bad arguments or config; 3 the aggregator could not be reached or refused.
+//! `snapshots check` and `report verify` run offline, without operator.toml.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -83,12 +84,61 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         host: Option<String>,
     },
+    /// Coverage history: per host, the periods (days) in which its coverage state held, derived
+    /// day by day from agent reports and dated ILMT imports. "Was host X covered on D":
+    /// `--host X --on D`; "which hosts were uncovered in Q": `--quarter Q --uncovered`.
+    History {
+        /// Only this host (host key, hostname or FQDN).
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
+        /// One day: each host's state that day.
+        #[arg(long, value_name = "DATE", conflicts_with_all = ["quarter", "from", "to"])]
+        on: Option<String>,
+        /// A calendar quarter, e.g. 2026-Q3.
+        #[arg(long, value_name = "YYYY-QN", conflicts_with_all = ["from", "to"])]
+        quarter: Option<String>,
+        /// First day of the window (default: the first day recorded).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Last day of the window (default: today).
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// Only periods in which a sub-capacity condition failed.
+        #[arg(long)]
+        failing: bool,
+        /// Only periods in which the host was uncovered.
+        #[arg(long)]
+        uncovered: bool,
+    },
     /// ILMT's own records: import files, pull from ILMT's REST API, list imports.
     #[command(subcommand)]
     Ilmt(IlmtCommand),
     /// Reports for people: the provider-handoff folder (HTML, JSON, CSV, manifest) and its check.
     #[command(subcommand)]
     Report(report::cli::ReportCommand),
+    /// ILMT audit snapshots kept in a folder (offline: no operator.toml, no aggregator).
+    #[command(subcommand)]
+    Snapshots(SnapshotsCommand),
+}
+
+#[derive(Subcommand)]
+enum SnapshotsCommand {
+    /// For each quarter of the window, which snapshot covers it, whether its checksums hold and
+    /// its data-condition warnings; SNAPSHOT_GAP for a quarter with an uncovered day. Exit codes:
+    /// 0 every quarter covered and every checksum good, 1 findings, 2 bad arguments or folder.
+    Check {
+        /// The folder of snapshot zips (and extracted snapshot folders).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// How many years of quarters to check (4 quarters each), ending with the last quarter
+        /// that ended before --as-of.
+        #[arg(long, default_value_t = subcap_aggregator::snapshots::DEFAULT_YEARS,
+              value_parser = clap::value_parser!(u32).range(1..=10))]
+        years: u32,
+        /// The day to check as of (YYYY-MM-DD, UTC); default today.
+        #[arg(long, value_name = "DATE", value_parser = subcap_aggregator::snapshots::parse_date_arg)]
+        as_of: Option<subcap_aggregator::ilmt::CivilDate>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +175,9 @@ impl From<String> for Done {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Snapshots(SnapshotsCommand::Check { dir, years, as_of }) = &cli.command {
+        return snapshots_check(dir, *years, *as_of, cli.format);
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -244,6 +297,36 @@ async fn run(cli: Cli) -> Result<(String, Vec<String>), Failure> {
                 answer: Some(a),
             }
         }
+        Command::History {
+            host,
+            on,
+            quarter,
+            from,
+            to,
+            failing,
+            uncovered,
+        } => {
+            let (from, to) = match (on, quarter) {
+                (Some(d), _) => (Some(d.clone()), Some(d)),
+                (None, Some(q)) => {
+                    let q: subcap_aggregator::domain::quarter::Quarter = q
+                        .parse()
+                        .map_err(|e| Failure::Usage(format!("--quarter: {e}")))?;
+                    let day = subcap_aggregator::domain::quarter::day_text;
+                    (Some(day(q.first_day())), Some(day(q.last_day())))
+                }
+                (None, None) => (from, to),
+            };
+            let request = pb::HistoryRequest {
+                host: host.unwrap_or_default(),
+                from: from.unwrap_or_default(),
+                to: to.unwrap_or_default(),
+                failing_only: failing || uncovered,
+            };
+            history(&mut q, request, failing, uncovered, format)
+                .await?
+                .into()
+        }
         Command::Ilmt(IlmtCommand::Import { files }) => {
             import(&mut ilmt, &files, format).await?.into()
         }
@@ -251,6 +334,11 @@ async fn run(cli: Cli) -> Result<(String, Vec<String>), Failure> {
         Command::Ilmt(IlmtCommand::Imports) => imports(&mut ilmt, format).await?.into(),
         // Handled in `main`, before a config is needed.
         Command::Report(_) => String::new().into(),
+        Command::Snapshots(_) => {
+            return Err(Failure::Usage(
+                "snapshots commands run offline, without the aggregator".into(),
+            ))
+        }
     };
     if fail_on.is_empty() {
         return Ok((done.out, Vec::new()));
@@ -390,6 +478,86 @@ async fn import(
     }
     eprint!("{notes}");
     Ok(t.render(format))
+}
+
+async fn history(
+    q: &mut QueryClient<Channel>,
+    request: pb::HistoryRequest,
+    failing: bool,
+    uncovered: bool,
+    format: Format,
+) -> Result<String, Failure> {
+    let mut stream = q
+        .history(request)
+        .await
+        .map_err(|s| match s.code() {
+            tonic::Code::InvalidArgument => Failure::Usage(s.message().to_string()),
+            _ => refused("history", s),
+        })?
+        .into_inner();
+    let mut basis = None;
+    let mut t = Table::new(&[
+        "host_key",
+        "from",
+        "to",
+        "days",
+        "coverage",
+        "codes",
+        "fails",
+        "exposed_pvu",
+        "ilmt_import",
+        "agent_silent",
+    ]);
+    while let Some(chunk) = stream.message().await.map_err(|s| refused("history", s))? {
+        if chunk.basis.is_some() {
+            basis = chunk.basis;
+        }
+        for h in chunk.hosts {
+            for p in h.periods {
+                if (failing && !p.fails) || (uncovered && p.coverage != "uncovered") {
+                    continue;
+                }
+                let days = match (
+                    subcap_aggregator::ilmt::time::parse_date(&p.from),
+                    subcap_aggregator::ilmt::time::parse_date(&p.to),
+                ) {
+                    (Some(a), Some(b)) => {
+                        (b.days_since_epoch() - a.days_since_epoch() + 1).to_string()
+                    }
+                    _ => String::new(),
+                };
+                t.push(vec![
+                    h.host_key.clone(),
+                    p.from,
+                    p.to,
+                    days,
+                    p.coverage,
+                    p.codes.join(","),
+                    if p.fails { "yes" } else { "no" }.into(),
+                    p.exposed_pvu
+                        .map(subcap_aggregator::domain::model::num)
+                        .unwrap_or_else(|| "unknown".into()),
+                    p.ilmt_import.to_string(),
+                    if p.agent_silent { "yes" } else { "no" }.into(),
+                ]);
+            }
+        }
+    }
+    let mut out = t.render(format);
+    if let (Format::Table, Some(b)) = (format, basis) {
+        out.push_str(&format!(
+            "\nwindow {} .. {}; history recorded from {} through {}\n",
+            b.from,
+            b.to,
+            if b.first_day.is_empty() {
+                "(nothing yet)"
+            } else {
+                &b.first_day
+            },
+            b.through
+        ));
+    }
+    Ok(out)
 }
 
 async fn pull(c: &mut IlmtClient<Channel>, format: Format) -> Result<String, Failure> {
@@ -599,4 +767,32 @@ fn host_reconciliation(a: &Answer) -> String {
     }
     o.push_str(&views::basis_lines(a));
     o
+}
+
+/// `subcap snapshots check`: offline, before operator.toml is read. Exit 0 clean, 1 findings, 2
+/// the folder cannot be read.
+fn snapshots_check(
+    dir: &std::path::Path,
+    years: u32,
+    as_of: Option<subcap_aggregator::ilmt::CivilDate>,
+    format: Format,
+) -> ExitCode {
+    let as_of = as_of.unwrap_or_else(subcap_aggregator::snapshots::today);
+    match subcap_aggregator::snapshots::check(dir, years, as_of, format) {
+        Ok(outcome) => {
+            print!("{}", outcome.output);
+            for note in &outcome.notes {
+                eprintln!("{note}");
+            }
+            if outcome.findings.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("subcap: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

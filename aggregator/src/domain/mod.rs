@@ -9,10 +9,12 @@
 
 pub mod data;
 pub mod findings;
+pub mod history;
 pub mod matching;
 pub mod model;
 pub mod policy;
 pub mod pvu;
+pub mod quarter;
 
 #[cfg(test)]
 mod testkit;

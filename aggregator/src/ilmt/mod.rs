@@ -19,7 +19,7 @@ pub mod snapshot;
 #[cfg(any(test, feature = "test-server"))]
 pub mod test_server;
 pub mod time;
-mod zip;
+pub(crate) mod zip;
 
 #[cfg(test)]
 mod fixture_tests;

@@ -2,14 +2,18 @@
 //! period and versions read from `data_condition.txt`, and `pvu_sub_capacity.csv` turned into one
 //! [`IlmtComputer`] per computer.
 //!
-//! What is confirmed and what is designed (we could not read a real snapshot or the full IBM page):
+//! What is confirmed and what is designed (we could not read the full IBM page):
 //! - Confirmed (IBM docs): the file names; `checksums.txt` lets one verify the other files;
 //!   `pvu_sub_capacity.csv` English column names; headers and yes/no values are localized;
 //!   column order may change; `data_condition.txt` lists every file's English column names in
 //!   order and the snapshot's dates and versions.
-//! - Designed: the exact layout of `data_condition.txt` and `checksums.txt`. The readers accept
-//!   the plausible layouts (see [`parse_data_condition`] and [`parse_checksums`]); the digest
-//!   algorithm is taken from the digest's length or tag (MD5, SHA-1, SHA-256/384/512).
+//! - Seen in one public snapshot (ILMT 9.2.24): the layout of `data_condition.txt` (each key alone
+//!   on a line, its values tab-indented below; dates like `Apr 25, 2021`) and its statements about
+//!   the data (import status, disconnected computers, data accuracy). [`parse_data_condition`]
+//!   reads it, and the one-line `key: value` layouts as well.
+//! - Designed: the exact layout of `checksums.txt`. The reader accepts the plausible layouts (see
+//!   [`parse_checksums`]); the digest algorithm is taken from the digest's length or tag (MD5,
+//!   SHA-1, SHA-256/384/512).
 //!
 //! `pvu_sub_capacity.csv` has one row per product and computer, repeating the computer's and its
 //! server's values on each row: they are taken once per computer, never summed, and rows that
@@ -25,11 +29,11 @@ use super::time::{parse_date, parse_time, CivilDate, ACCEPTED_DATE_FORMS};
 use super::zip::{Archive, ZipProblem};
 use super::{ImportError, Limits};
 
-const CHECKSUMS: &str = "checksums.txt";
-const DATA_CONDITION: &str = "data_condition.txt";
-const PVU_SUB_CAPACITY: &str = "pvu_sub_capacity.csv";
+pub const CHECKSUMS: &str = "checksums.txt";
+pub const DATA_CONDITION: &str = "data_condition.txt";
+pub const PVU_SUB_CAPACITY: &str = "pvu_sub_capacity.csv";
 /// Files that cannot be covered by `checksums.txt`: itself, and the signature over it.
-const NOT_CHECKSUMMED: [&str; 3] = [CHECKSUMS, "signature.rsa", "pub_key.pem"];
+pub const NOT_CHECKSUMMED: [&str; 3] = [CHECKSUMS, "signature.rsa", "pub_key.pem"];
 
 /// A digest algorithm of `checksums.txt`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +68,7 @@ impl Algorithm {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Algorithm::Md5 => "MD5",
             Algorithm::Sha1 => "SHA-1",
@@ -96,6 +100,28 @@ pub struct Checksum {
     pub algorithm: Algorithm,
     /// Lower-case hex.
     pub digest: String,
+}
+
+impl Checksum {
+    /// Whether `data` (the listed file's bytes) has this digest; the problem names the line.
+    pub fn verify(&self, data: &[u8]) -> Result<(), String> {
+        let actual = self.algorithm.digest_hex(data);
+        if actual == self.digest {
+            return Ok(());
+        }
+        Err(format!(
+            "{} checksum {actual} does not match {CHECKSUMS} line {} ({}): the file was changed \
+             after ILMT produced the snapshot",
+            self.algorithm.name(),
+            self.line,
+            self.digest
+        ))
+    }
+
+    /// The listed file's name without folders.
+    pub fn base_name(&self) -> &str {
+        self.file.rsplit(['/', '\\']).next().unwrap_or(&self.file)
+    }
 }
 
 fn is_hex(s: &str) -> bool {
@@ -194,8 +220,22 @@ pub struct DataCondition {
     pub catalog_version: Option<String>,
     /// English column names per file (file name lower-cased), in order.
     pub columns: HashMap<String, Vec<String>>,
-    /// Lines that were neither blank, nor a known key, nor part of a column list.
+    /// Lines that were neither blank, nor a date, version or column list (statements included).
     pub unrecognized: Vec<usize>,
+    /// ILMT's statements about the data, in file order (see [`Statement`]).
+    pub statements: Vec<Statement>,
+}
+
+/// A `key: value` of `data_condition.txt` that is not a date, version or column list: what ILMT
+/// says about the data (import status, recalculation, disconnected computers, data accuracy, the
+/// computer group, filters). In the block layout (`Data accuracy:` then one indented line per
+/// value) each value line is one statement under its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// 1-based line of the value.
+    pub line: usize,
+    pub key: String,
+    pub value: String,
 }
 
 fn words(key: &str) -> Vec<String> {
@@ -238,6 +278,10 @@ fn classify_key(key: &str) -> Option<Key> {
     }
     if has("period") || has("range") {
         return Some(Key::Period);
+    }
+    // `Audit snapshot generated in:` names the product and version that made the snapshot.
+    if has("generated") && has("in") {
+        return Some(Key::IlmtVersion);
     }
     if has("version")
         && (w.len() == 1
@@ -309,26 +353,85 @@ fn strip_bullet(line: &str) -> &str {
     t.strip_prefix(['-', '*', '•']).map_or(t, str::trim_start)
 }
 
-/// A date in a `data_condition.txt` value: a date, or a date and time.
+/// A date in a `data_condition.txt` value: a date, or a date and time (`2025-04-01 08:15:00`,
+/// `May 5, 2025 6:28:58 AM`: the time of day is dropped).
 fn date_value(v: &str) -> Option<CivilDate> {
-    parse_date(v).or_else(|| parse_time(v).map(|t| t.date()))
+    parse_date(v)
+        .or_else(|| parse_time(v).map(|t| t.date()))
+        .or_else(|| {
+            let mut words: Vec<&str> = v.split_whitespace().collect();
+            if words
+                .last()
+                .is_some_and(|w| w.eq_ignore_ascii_case("am") || w.eq_ignore_ascii_case("pm"))
+            {
+                words.pop();
+            }
+            let time = words.pop()?;
+            let is_time = time.contains(':')
+                && time
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b':' || b == b'.');
+            is_time.then(|| parse_date(&words.join(" "))).flatten()
+        })
 }
 
-/// Reads `data_condition.txt` (a designed reader: the real layout could not be confirmed).
+/// The version in a version value: `IBM License Metric Tool 9.2.24.0-20210420-1604` gives
+/// `9.2.24.0-20210420-1604` (the last word that starts with a digit and holds a dot); a value
+/// without one is kept whole.
+fn version_value(v: &str) -> String {
+    v.split_whitespace()
+        .rev()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()) && w.contains('.'))
+        .unwrap_or(v)
+        .to_string()
+}
+
+/// Keys whose value may stand on the indented line(s) below them.
+fn takes_value(key: Key) -> bool {
+    matches!(
+        key,
+        Key::Start | Key::End | Key::Period | Key::PvuTable | Key::Catalog | Key::IlmtVersion
+    )
+}
+
+/// What the indented lines below a `key:` line (with nothing after the colon) are the value of.
+enum Block {
+    /// A date or version: the first value line.
+    Value { key: Key, line: usize, filled: bool },
+    /// A statement: every value line.
+    Statement(String),
+}
+
+/// A column list given one name per line, and the indentation of its names once seen.
+struct Listing {
+    file: String,
+    indent: Option<usize>,
+}
+
+/// Reads `data_condition.txt`.
 ///
-/// Metadata lines are `key: value` (or `=`, or a tab); keys are recognized by their words:
-/// start/end date (or `from`/`to`, or a `period` with two dates), ILMT/License Metric Tool
-/// version, PVU table version, (software) catalog version. Column lists are a file name ending in
-/// `.csv` followed by its English column names, either on the same line after `:` (separated by
-/// `,`, `;`, tab or `|`) or one per line (optionally numbered or bulleted) until a blank line or
-/// the next key; a `File: x.csv` line followed by `Columns: ...` works too. A date that cannot be
-/// read refuses the file: `(line, problem)`.
+/// Two layouts are read. The one ILMT 9.2 writes (seen in a public snapshot of 9.2.24) puts each
+/// key alone on a line ending in `:` and its value(s) on the tab-indented lines below (`Start
+/// Date:` / `\tApr 25, 2021`), and the column lists under `CSV Files Column Names:` as an indented
+/// file name with its columns indented once more. The designed alternative puts `key: value` (or
+/// `=`, or a tab) on one line.
+///
+/// Keys are recognized by their words: start/end date (or `from`/`to`, or a `period` with two
+/// dates), the ILMT version (`Audit snapshot generated in`, `License Metric Tool version`), PVU
+/// table version, (software) catalog version. Column lists are a file name ending in `.csv`
+/// followed by its English column names, either on the same line after `:` (separated by `,`, `;`,
+/// tab or `|`) or one per line (optionally numbered or bulleted) until a blank line, the next key,
+/// or a line indented less than the names; a `File: x.csv` line followed by `Columns: ...` works
+/// too. Any other `key: value` is kept as a [`Statement`]. A date that cannot be read, or a date key
+/// without a value, refuses the file: `(line, problem)`.
 pub fn parse_data_condition(text: &str) -> Result<DataCondition, (usize, String)> {
     let mut dc = DataCondition::default();
     // The file whose columns are being listed one per line, if any.
-    let mut listing: Option<String> = None;
+    let mut listing: Option<Listing> = None;
     // The file named by a `File:` line, waiting for its `Columns:`.
     let mut pending_file: Option<String> = None;
+    // A `key:` line with its value below it, and the key's indentation.
+    let mut block: Option<(Block, usize)> = None;
     let bad_date = |line: usize, v: &str| {
         (
             line,
@@ -337,44 +440,71 @@ pub fn parse_data_condition(text: &str) -> Result<DataCondition, (usize, String)
     };
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
-        let t = raw.trim().trim_start_matches('\u{feff}');
+        let raw = raw.trim_start_matches('\u{feff}');
+        let t = raw.trim();
+        let indent = raw.len() - raw.trim_start().len();
         if t.is_empty() {
+            if let Some((b, _)) = block.take() {
+                end_block(&b, &mut dc, bad_date)?;
+            }
             listing = None;
             continue;
+        }
+        if let Some((b, key_indent)) = &mut block {
+            if indent > *key_indent {
+                match b {
+                    Block::Value { key, filled, .. } if !*filled => {
+                        *filled = true;
+                        set_value(&mut dc, *key, t, line, bad_date)?;
+                    }
+                    Block::Value { .. } => dc.unrecognized.push(line),
+                    Block::Statement(key) => {
+                        dc.unrecognized.push(line);
+                        dc.statements.push(Statement {
+                            line,
+                            key: key.clone(),
+                            value: t.to_string(),
+                        });
+                    }
+                }
+                continue;
+            }
+            if let Some((b, _)) = block.take() {
+                end_block(&b, &mut dc, bad_date)?;
+            }
+        }
+        if listing
+            .as_ref()
+            .and_then(|l| l.indent)
+            .is_some_and(|names| indent < names)
+        {
+            listing = None;
         }
         // `pvu_sub_capacity.csv` alone (or with a trailing ':'): a list follows.
         if let Some(file) = csv_name(t) {
             dc.columns.insert(file.clone(), Vec::new());
-            listing = Some(file);
+            listing = Some(Listing { file, indent: None });
             continue;
         }
         if let Some((k, v)) = key_value(t) {
             if let Some(file) = csv_name(k) {
                 let list = split_list(v);
                 dc.columns.insert(file.clone(), list.clone());
-                listing = list.is_empty().then_some(file);
+                listing = list.is_empty().then_some(Listing { file, indent: None });
                 continue;
             }
             if let Some(key) = classify_key(k) {
                 listing = None;
+                if v.is_empty() && takes_value(key) {
+                    let b = Block::Value {
+                        key,
+                        line,
+                        filled: false,
+                    };
+                    block = Some((b, indent));
+                    continue;
+                }
                 match key {
-                    Key::Start => dc.start = Some(date_value(v).ok_or_else(|| bad_date(line, v))?),
-                    Key::End => dc.end = Some(date_value(v).ok_or_else(|| bad_date(line, v))?),
-                    Key::Period => {
-                        let parts: Vec<&str> = [" - ", " – ", " to ", " .. ", "..", " / "]
-                            .iter()
-                            .find_map(|sep| v.split_once(sep))
-                            .map(|(a, b)| vec![a, b])
-                            .unwrap_or_default();
-                        let [a, b] = parts.as_slice() else {
-                            return Err(bad_date(line, v));
-                        };
-                        dc.start = Some(date_value(a).ok_or_else(|| bad_date(line, a))?);
-                        dc.end = Some(date_value(b).ok_or_else(|| bad_date(line, b))?);
-                    }
-                    Key::PvuTable => dc.pvu_table_version = Some(v.to_string()),
-                    Key::Catalog => dc.catalog_version = Some(v.to_string()),
-                    Key::IlmtVersion => dc.ilmt_version = Some(v.to_string()),
                     Key::File => match csv_name(v) {
                         Some(file) => pending_file = Some(file),
                         None => dc.unrecognized.push(line),
@@ -382,26 +512,102 @@ pub fn parse_data_condition(text: &str) -> Result<DataCondition, (usize, String)
                     Key::Columns => match pending_file.take() {
                         Some(file) => {
                             let list = split_list(v);
-                            listing = list.is_empty().then(|| file.clone());
+                            listing = list.is_empty().then(|| Listing {
+                                file: file.clone(),
+                                indent: None,
+                            });
                             dc.columns.insert(file, list);
                         }
                         None => dc.unrecognized.push(line),
                     },
+                    _ => set_value(&mut dc, key, v, line, bad_date)?,
+                }
+                continue;
+            }
+            if listing.is_none() {
+                dc.unrecognized.push(line);
+                if v.is_empty() {
+                    block = Some((Block::Statement(k.to_string()), indent));
+                } else {
+                    dc.statements.push(Statement {
+                        line,
+                        key: k.to_string(),
+                        value: v.to_string(),
+                    });
                 }
                 continue;
             }
         }
-        match &listing {
-            Some(file) => {
+        match &mut listing {
+            Some(l) => {
+                l.indent.get_or_insert(indent);
                 let name = strip_bullet(t).to_string();
-                if let Some(list) = dc.columns.get_mut(file) {
+                if let Some(list) = dc.columns.get_mut(&l.file) {
                     list.push(name);
                 }
             }
             None => dc.unrecognized.push(line),
         }
     }
+    if let Some((b, _)) = block.take() {
+        end_block(&b, &mut dc, bad_date)?;
+    }
     Ok(dc)
+}
+
+/// Sets a date or version key from its value.
+fn set_value(
+    dc: &mut DataCondition,
+    key: Key,
+    v: &str,
+    line: usize,
+    bad_date: impl Fn(usize, &str) -> (usize, String),
+) -> Result<(), (usize, String)> {
+    match key {
+        Key::Start => dc.start = Some(date_value(v).ok_or_else(|| bad_date(line, v))?),
+        Key::End => dc.end = Some(date_value(v).ok_or_else(|| bad_date(line, v))?),
+        Key::Period => {
+            let parts: Vec<&str> = [" - ", " – ", " to ", " .. ", "..", " / "]
+                .iter()
+                .find_map(|sep| v.split_once(sep))
+                .map(|(a, b)| vec![a, b])
+                .unwrap_or_default();
+            let [a, b] = parts.as_slice() else {
+                return Err(bad_date(line, v));
+            };
+            dc.start = Some(date_value(a).ok_or_else(|| bad_date(line, a))?);
+            dc.end = Some(date_value(b).ok_or_else(|| bad_date(line, b))?);
+        }
+        Key::PvuTable => dc.pvu_table_version = Some(v.to_string()),
+        Key::Catalog => dc.catalog_version = Some(v.to_string()),
+        Key::IlmtVersion => dc.ilmt_version = Some(version_value(v)),
+        Key::File | Key::Columns => dc.unrecognized.push(line),
+    }
+    Ok(())
+}
+
+/// A block ends: a date key that got no value refuses the file.
+fn end_block(
+    b: &Block,
+    dc: &mut DataCondition,
+    bad_date: impl Fn(usize, &str) -> (usize, String),
+) -> Result<(), (usize, String)> {
+    match b {
+        Block::Value {
+            key: Key::Start | Key::End | Key::Period,
+            line,
+            filled: false,
+        } => Err(bad_date(*line, "")),
+        Block::Value {
+            line,
+            filled: false,
+            ..
+        } => {
+            dc.unrecognized.push(*line);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// An audit snapshot zip. `aliases` maps the English column names (and, when `data_condition.txt`
@@ -464,7 +670,7 @@ pub fn parse_snapshot(
     let mut kept: HashMap<&str, Vec<u8>> = HashMap::new();
     let mut warnings = Vec::new();
     for sum in &checksums {
-        let base = sum.file.rsplit(['/', '\\']).next().unwrap_or(&sum.file);
+        let base = sum.base_name();
         if archive.find(base).is_none() {
             return Err(member_error(
                 CHECKSUMS,
@@ -473,21 +679,8 @@ pub fn parse_snapshot(
             ));
         }
         let data = read(base, &mut budget)?;
-        let actual = sum.algorithm.digest_hex(&data);
-        if actual != sum.digest {
-            return Err(member_error(
-                base,
-                None,
-                format!(
-                    "{} checksum {actual} does not match {} line {} ({}): the file was changed \
-                     after ILMT produced the snapshot",
-                    sum.algorithm.name(),
-                    CHECKSUMS,
-                    sum.line,
-                    sum.digest
-                ),
-            ));
-        }
+        sum.verify(&data)
+            .map_err(|problem| member_error(base, None, problem))?;
         for wanted in [DATA_CONDITION, PVU_SUB_CAPACITY] {
             if base.eq_ignore_ascii_case(wanted) {
                 kept.insert(wanted, data.clone());
@@ -924,6 +1117,95 @@ mod tests {
         assert_eq!(dc.catalog_version.as_deref(), Some("10.0.2.0"));
         let err = parse_data_condition("ILMT version: 9.2\nStart date: 31/03/2025\n").err();
         assert!(err.is_some_and(|(line, p)| line == 2 && p.contains("not a date")));
+    }
+
+    /// The layout ILMT 9.2 writes: each key alone on its line, its value(s) indented below, the
+    /// column lists under one heading with the names indented twice. Values made up.
+    const BLOCK_LAYOUT: &str = "Audit snapshot generated in:\n\
+        \tIBM License Metric Tool 9.2.36.0-20240612-1402\n\
+        Audit snapshot generated by:\n\tlicensing@bank.example\n\
+        Audit snapshot generated at:\n\tJul 2, 2025 7:05:11 AM\n\
+        Original name of the attached file:\n\tNo file attached\n\
+        Start Date:\n\tApr 1, 2025\n\
+        End Date:\n\tJun 30, 2025\n\
+        Time Zone:\n\tGMT\n\
+        Computer Group Name:\n\tAll Computers\n\
+        PVU Table Version:\n\tMay 20, 2025\n\
+        Catalog Version:\n\t1402233 (Jun 3, 2025 9:12 AM)\n\
+        CSV Files Column Names:\n\
+        \taudit_trails.csv\n\t\tRow No.\n\t\tModification Type\n\
+        \tpvu_sub_capacity.csv\n\t\tRow No.\n\t\tPublisher\n\t\tComputer\n\
+        Import Status:\n\tThe last data import started at Jul 2, 2025 5:00:00 AM finished successfully.\n\
+        Number of disconnected computers:\n\t3 (2%).\n\
+        Data accuracy:\n\
+        \tComputers with delayed data upload status: 4%.\n\
+        \tComputers with outdated capacity scans: 0%.\n\
+        The above data accuracy statistic is an average throughout the period.\n";
+
+    #[test]
+    fn data_condition_block_layout() {
+        let dc = parse_data_condition(BLOCK_LAYOUT);
+        let Ok(dc) = dc else {
+            panic!("{dc:?}");
+        };
+        assert_eq!(
+            dc.start.map(|d| d.to_string()).as_deref(),
+            Some("2025-04-01")
+        );
+        assert_eq!(dc.end.map(|d| d.to_string()).as_deref(), Some("2025-06-30"));
+        assert_eq!(dc.ilmt_version.as_deref(), Some("9.2.36.0-20240612-1402"));
+        assert_eq!(dc.pvu_table_version.as_deref(), Some("May 20, 2025"));
+        assert_eq!(
+            dc.catalog_version.as_deref(),
+            Some("1402233 (Jun 3, 2025 9:12 AM)")
+        );
+        assert_eq!(
+            dc.columns.get("pvu_sub_capacity.csv").map(Vec::as_slice),
+            Some(&["Row No.".to_string(), "Publisher".into(), "Computer".into()][..]),
+            "the list ends where the indentation does"
+        );
+        assert_eq!(dc.columns.get("audit_trails.csv").map(Vec::len), Some(2));
+        let statements: Vec<(usize, &str, &str)> = dc
+            .statements
+            .iter()
+            .map(|s| (s.line, s.key.as_str(), s.value.as_str()))
+            .collect();
+        assert_eq!(
+            statements,
+            vec![
+                (4, "Audit snapshot generated by", "licensing@bank.example"),
+                (6, "Audit snapshot generated at", "Jul 2, 2025 7:05:11 AM"),
+                (14, "Time Zone", "GMT"),
+                (16, "Computer Group Name", "All Computers"),
+                (
+                    30,
+                    "Import Status",
+                    "The last data import started at Jul 2, 2025 5:00:00 AM finished successfully."
+                ),
+                (32, "Number of disconnected computers", "3 (2%)."),
+                (
+                    34,
+                    "Data accuracy",
+                    "Computers with delayed data upload status: 4%."
+                ),
+                (
+                    35,
+                    "Data accuracy",
+                    "Computers with outdated capacity scans: 0%."
+                ),
+            ]
+        );
+        // A date key whose value line is missing, or holds no date, names the key's line.
+        let err = parse_data_condition("Start Date:\nEnd Date:\n\tJun 30, 2025\n").err();
+        assert!(err.is_some_and(|(line, p)| line == 1 && p.contains("\"\" is not a date")));
+        let err = parse_data_condition("End Date:\n\tsoon\n").err();
+        assert!(err.is_some_and(|(line, p)| line == 2 && p.contains("\"soon\" is not a date")));
+        // A date with a time of day, as ILMT writes the generation time.
+        let dc = parse_data_condition("Start Date: May 5, 2025 6:28:58 AM\n").unwrap_or_default();
+        assert_eq!(
+            dc.start.map(|d| d.to_string()).as_deref(),
+            Some("2025-05-05")
+        );
     }
 
     fn snapshot_zip(pvu: &str, tamper: bool, extra: &[(&str, &str)]) -> Vec<u8> {

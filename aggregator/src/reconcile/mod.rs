@@ -2,9 +2,10 @@
 //! list from the store, runs the pure [`crate::domain::reconcile`], and keeps the answer until
 //! the store changes (or the day does), so queries and metrics share one computation.
 //!
-//! Which ILMT import is reconciled against: the newest import of a current host list (REST pull,
-//! saved API JSON, CSV export); when there is none, the newest audit snapshot. Each import is a
-//! whole host list, so older imports are history, not additions.
+//! Which ILMT import is reconciled against: the one in effect today
+//! ([`crate::history::import_in_effect`]: the latest dated, a host list from the day it was
+//! imported, an audit snapshot from its period's first day). Each import is a whole host list, so
+//! older imports are history, not additions.
 
 pub mod wire;
 
@@ -174,10 +175,12 @@ pub fn totals(r: &Reconciliation) -> Totals {
 }
 
 /// The first day IBM software other than the ILMT/BigFix tooling was seen on a host, from the
-/// products its reports have shown (pure).
-pub fn first_ibm_seen(
+/// products its reports have shown; with `by`, only products first seen on or before that day
+/// count (pure).
+pub fn first_ibm_seen_by(
     products: &[subcap_proto::v1::ProductSeen],
     policy: &Policy,
+    by: CivilDate,
 ) -> Option<CivilDate> {
     products
         .iter()
@@ -191,16 +194,8 @@ pub fn first_ibm_seen(
         })
         .filter_map(|p| p.first_seen_at.as_ref())
         .map(|t| UtcTime::from_unix(t.seconds).date())
+        .filter(|d| *d <= by)
         .min()
-}
-
-/// The import to reconcile against (see the module's first lines), from the records oldest first.
-pub fn current_import(records: &[ImportRecord]) -> Option<&ImportRecord> {
-    records
-        .iter()
-        .rev()
-        .find(|r| r.source != "audit_snapshot")
-        .or_else(|| records.last())
 }
 
 /// Computes reconciliations from a store and caches the latest.
@@ -250,7 +245,7 @@ impl Reconciler {
         let mut skipped = Vec::new();
         let policy = &self.rules.policy;
         self.store.each_latest(&mut |summary, report| {
-            let first = first_ibm_seen(&summary.products_seen, policy);
+            let first = first_ibm_seen_by(&summary.products_seen, policy, as_of);
             match convert::agent_host(&report, first) {
                 Ok(mut host) => {
                     // The store's key decides (it is what every other answer names).
@@ -262,7 +257,7 @@ impl Reconciler {
             Ok(())
         })?;
         let records = self.store.imports()?;
-        let import = current_import(&records).cloned();
+        let import = crate::history::import_in_effect(&records, as_of).cloned();
         let computers = match &import {
             None => Vec::new(),
             Some(r) => {

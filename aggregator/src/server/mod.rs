@@ -63,6 +63,7 @@ struct Shared {
     /// Requests being served at once, all connections together.
     requests: Arc<Semaphore>,
     reconciler: Arc<Reconciler>,
+    ledger: Arc<crate::history::Ledger>,
     /// ILMT's REST API, when configured.
     ilmt: Option<IlmtConfig>,
     /// One ILMT pull at a time (on demand and scheduled).
@@ -229,6 +230,33 @@ impl Shared {
         Ok(outcome)
     }
 
+    /// The host key of a host named by key, hostname or FQDN; NOT_FOUND when none reported.
+    async fn resolve_host(&self, name: String) -> Result<String, Status> {
+        let store = Arc::clone(&self.store);
+        let key = tokio::task::spawn_blocking(move || -> Result<Option<String>, StoreError> {
+            let want = name.to_ascii_lowercase();
+            Ok(match store.host(&want)? {
+                Some(h) => Some(h.host_key),
+                None => find_by_name(store.as_ref(), &want)?.map(|h| h.host_key),
+            })
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(store_status)?;
+        key.ok_or_else(|| Status::not_found("no host with that key, hostname or FQDN has reported"))
+    }
+
+    /// Brings the coverage ledger up to today.
+    async fn build_ledger(&self) -> Result<(), Status> {
+        let ledger = Arc::clone(&self.ledger);
+        let reconciler = Arc::clone(&self.reconciler);
+        tokio::task::spawn_blocking(move || ledger.build(reconciler.rules(), SystemTime::now()))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(())
+    }
+
     /// Pulls ILMT's host list from its REST API and stores it as an import (durable on return).
     async fn pull_ilmt(&self) -> Result<pb::ImportResult, Status> {
         let Some(config) = &self.ilmt else {
@@ -329,6 +357,8 @@ fn reconcile_chunks(
 
 type ReconcileStream =
     Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::ReconcileChunk, Status>> + Send>>;
+type HistoryStream =
+    Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::HistoryChunk, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Query for QueryService {
@@ -412,20 +442,7 @@ impl Query for QueryService {
         let r = req.into_inner();
         let mut filter = wire::filter(&r).map_err(Status::invalid_argument)?;
         if let Some(want) = filter.host.clone() {
-            let store = Arc::clone(&s.store);
-            let key = tokio::task::spawn_blocking(move || -> Result<Option<String>, StoreError> {
-                Ok(match store.host(&want)? {
-                    Some(h) => Some(h.host_key),
-                    None => find_by_name(store.as_ref(), &want)?.map(|h| h.host_key),
-                })
-            })
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(store_status)?;
-            let key = key.ok_or_else(|| {
-                Status::not_found("no host with that key, hostname or FQDN has reported")
-            })?;
-            filter.host = Some(key);
+            filter.host = Some(s.resolve_host(want).await?);
         }
         let outcome = s.reconciliation().await?;
         let reconciler = Arc::clone(&s.reconciler);
@@ -438,15 +455,99 @@ impl Query for QueryService {
         Ok(Response::new(Box::pin(stream)))
     }
 
-    // Placeholder until the History service lands on main (wip-report builds against its proto).
-    type HistoryStream =
-        Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::HistoryChunk, Status>> + Send>>;
+    type HistoryStream = HistoryStream;
 
     async fn history(
         &self,
-        _req: Request<pb::HistoryRequest>,
-    ) -> Result<Response<Self::HistoryStream>, Status> {
-        Err(Status::unimplemented("History is not served by this build"))
+        req: Request<pb::HistoryRequest>,
+    ) -> Result<Response<HistoryStream>, Status> {
+        let s = &self.0;
+        s.operator(&req, "query")?;
+        let _permit = s.permit().await?;
+        let r = req.into_inner();
+        let day = |field: &str, v: &str| -> Result<Option<crate::ilmt::CivilDate>, Status> {
+            match v.trim() {
+                "" => Ok(None),
+                t => crate::ilmt::time::parse_date(t)
+                    .filter(|_| t.len() == 10)
+                    .map(Some)
+                    .ok_or_else(|| {
+                        Status::invalid_argument(format!("{field}: {t:?} is not a date YYYY-MM-DD"))
+                    }),
+            }
+        };
+        let (from, to) = (day("from", &r.from)?, day("to", &r.to)?);
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                return Err(Status::invalid_argument("from: after to"));
+            }
+        }
+        let host = match r.host.trim() {
+            "" => None,
+            h if h.len() > 253 => {
+                return Err(Status::invalid_argument("host: at most 253 characters"))
+            }
+            h => Some(s.resolve_host(h.to_string()).await?),
+        };
+        s.build_ledger().await?;
+        let ledger = Arc::clone(&s.ledger);
+        let store = Arc::clone(&s.store);
+        let failing_only = r.failing_only;
+        let chunks =
+            tokio::task::spawn_blocking(move || -> Result<Vec<pb::HistoryChunk>, StoreError> {
+                let all = ledger.changes(host.as_deref())?;
+                let today = reconcile::day_of(SystemTime::now());
+                let first_day = all
+                    .iter()
+                    .filter_map(|(_, c)| c.first().map(|(d, _)| *d))
+                    .min();
+                let from = from.or(first_day).unwrap_or(today);
+                let to = to.unwrap_or(today);
+                let mut hosts = Vec::new();
+                let mut used = std::collections::BTreeSet::new();
+                for (key, changes) in &all {
+                    let products = store
+                        .host(key)?
+                        .map(|h| h.products_seen)
+                        .unwrap_or_default();
+                    let h = crate::history::host_history(key, changes, from, to, &products);
+                    if failing_only && h.failing_days == 0 {
+                        continue;
+                    }
+                    used.extend(h.periods.iter().map(|p| p.ilmt_import).filter(|i| *i != 0));
+                    hosts.push(h);
+                }
+                let imports = store
+                    .imports()?
+                    .iter()
+                    .filter(|i| used.contains(&i.id))
+                    .map(import_info)
+                    .collect();
+                let basis = pb::HistoryBasis {
+                    first_day: first_day.map(|d| d.to_string()).unwrap_or_default(),
+                    through: today.to_string(),
+                    from: from.to_string(),
+                    to: to.to_string(),
+                    ilmt_imports: imports,
+                };
+                let mut chunks = vec![pb::HistoryChunk {
+                    basis: Some(basis),
+                    hosts: Vec::new(),
+                }];
+                for part in hosts.chunks(CHUNK) {
+                    chunks.push(pb::HistoryChunk {
+                        basis: None,
+                        hosts: part.to_vec(),
+                    });
+                }
+                Ok(chunks)
+            })
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(store_status)?;
+        Ok(Response::new(Box::pin(tokio_stream::iter(
+            chunks.into_iter().map(Ok),
+        ))))
     }
 }
 
@@ -672,6 +773,10 @@ impl Aggregator {
         let rules = Rules::from_config(&config.reconcile)?;
         let shared = Arc::new(Shared {
             reconciler: Arc::new(Reconciler::new(Arc::clone(&store), rules)),
+            ledger: Arc::new(crate::history::Ledger::new(
+                Arc::clone(&store),
+                config.retention.report_days,
+            )),
             ilmt: config.ilmt.clone(),
             pulling: tokio::sync::Mutex::new(()),
             writer: Writer::start(Arc::clone(&store), Arc::clone(&metrics))
@@ -785,8 +890,9 @@ impl Aggregator {
     }
 }
 
-/// Reconciles at start and every `every`, so the metrics' coverage gauges stay current (queries
-/// reconcile on their own when the store changed).
+/// Reconciles and brings the coverage ledger up to date at start and every `every`, so the
+/// metrics' coverage gauges stay current and each day gets recorded (queries do both on their own
+/// when needed).
 async fn reconcile_task(shared: Arc<Shared>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -794,6 +900,9 @@ async fn reconcile_task(shared: Arc<Shared>, every: Duration) {
         tick.tick().await;
         if let Err(e) = shared.reconciliation().await {
             tracing::error!(error = %e.message(), "reconciliation failed");
+        }
+        if let Err(e) = shared.build_ledger().await {
+            tracing::error!(error = %e.message(), "coverage ledger build failed");
         }
     }
 }
@@ -811,7 +920,8 @@ async fn pull_task(shared: Arc<Shared>, every: Duration) {
 }
 
 /// Applies retention a minute after start and then daily: report bodies older than
-/// `report_days` (each host's latest kept), history entries older than `history_days`.
+/// `report_days` with their history entries (each host's latest kept), coverage ledger changes
+/// older than `history_days` (each host's state in force kept).
 async fn retention_task(store: Arc<dyn Store>, retention: Retention) {
     const DAY: Duration = Duration::from_secs(86_400);
     let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -820,17 +930,23 @@ async fn retention_task(store: Arc<dyn Store>, retention: Retention) {
         next += DAY;
         let store = Arc::clone(&store);
         let r = retention.clone();
-        let result = tokio::task::spawn_blocking(move || -> Result<(usize, usize), StoreError> {
-            let now = SystemTime::now();
-            let bodies = store.prune_reports(now - DAY * r.report_days)?;
-            let history = store.prune_history(now - DAY * r.history_days)?;
-            Ok((bodies, history))
-        })
-        .await;
+        let result =
+            tokio::task::spawn_blocking(move || -> Result<(usize, usize, usize), StoreError> {
+                let now = SystemTime::now();
+                let bodies = store.prune_reports(now - DAY * r.report_days)?;
+                // Report history goes with the bodies; the coverage ledger is the record kept.
+                let history = store.prune_history(now - DAY * r.report_days)?;
+                let horizon = crate::reconcile::day_of(now - DAY * r.history_days);
+                let ledger =
+                    store.prune_ledger(u32::try_from(horizon.days_since_epoch()).unwrap_or(0))?;
+                Ok((bodies, history, ledger))
+            })
+            .await;
         match result {
-            Ok(Ok((bodies, history))) => tracing::info!(
+            Ok(Ok((bodies, history, ledger))) => tracing::info!(
                 report_bodies = bodies,
                 history_entries = history,
+                ledger_changes = ledger,
                 "retention applied"
             ),
             Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),

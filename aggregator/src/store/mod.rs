@@ -116,7 +116,8 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes report bodies collected before `before`, except each host's latest; history entries
     /// (the coverage record) are kept. Returns how many bodies were deleted.
     fn prune_reports(&self, before: SystemTime) -> Result<usize, StoreError>;
-    /// Deletes history entries collected before `before`. Returns how many.
+    /// Deletes history entries (and their bodies) collected before `before`, except each host's
+    /// latest. Returns how many.
     fn prune_history(&self, before: SystemTime) -> Result<usize, StoreError>;
 
     /// Stores an ILMT import as a new dated record (history kept, nothing overwritten), unless an
@@ -130,4 +131,57 @@ pub trait Store: Send + Sync + 'static {
     fn imports(&self) -> Result<Vec<ImportRecord>, StoreError>;
     /// One import, whole.
     fn import(&self, id: u64) -> Result<Option<(ImportRecord, Import)>, StoreError>;
+
+    // The coverage ledger (see `crate::history`): derived from the reports and imports above,
+    // rebuildable, so written without transactions.
+
+    /// A host's history entries collected in `from..=to`, oldest first, and the last one
+    /// collected before `from`.
+    fn history_window(
+        &self,
+        host_key: &str,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<(Option<HistoryEntry>, Vec<HistoryEntry>), StoreError>;
+    /// The highest stored report number (arrival order) and the earliest collection time among
+    /// the reports numbered above `after` (all of them for `None`).
+    fn reports_after(
+        &self,
+        after: Option<u64>,
+    ) -> Result<(Option<u64>, Option<SystemTime>), StoreError>;
+    /// Calls `visit` with every ledger change (host key, day, state bytes) in host-key then day
+    /// order; only `host_key`'s when given.
+    fn each_ledger_change(
+        &self,
+        host_key: Option<&str>,
+        visit: &mut LedgerVisit<'_>,
+    ) -> Result<(), StoreError>;
+    /// Replaces every ledger change on or after `day` with `changes` (host key, day, state), then
+    /// records `marks`.
+    fn replace_ledger(
+        &self,
+        day: u32,
+        changes: &[(String, u32, Vec<u8>)],
+        marks: LedgerMarks,
+    ) -> Result<(), StoreError>;
+    /// Deletes each host's ledger changes before `day` except the last one (the state the host
+    /// entered that day still holds). Returns how many.
+    fn prune_ledger(&self, day: u32) -> Result<usize, StoreError>;
+    /// What the ledger was last built from; `None` before the first build.
+    fn ledger_marks(&self) -> Result<Option<LedgerMarks>, StoreError>;
+}
+
+/// What [`Store::each_ledger_change`] calls: host key, day (days since 1970-01-01), state bytes.
+pub type LedgerVisit<'a> = dyn FnMut(&str, u32, &[u8]) -> Result<(), StoreError> + 'a;
+
+/// How far the coverage ledger is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LedgerMarks {
+    /// The last day computed (days since 1970-01-01); it is recomputed on the next build, as the
+    /// day may not be over.
+    pub through_day: u32,
+    /// The highest report number taken into account (`None`: no report yet).
+    pub reports: Option<u64>,
+    /// The highest import id taken into account.
+    pub imports: u64,
 }

@@ -29,7 +29,9 @@ use prost::Message;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use subcap_proto::v1 as pb;
 
-use super::{HistoryEntry, ImportRecord, Put, PutOutcome, Store, StoreError};
+use super::{
+    HistoryEntry, ImportRecord, LedgerMarks, LedgerVisit, Put, PutOutcome, Store, StoreError,
+};
 use crate::ilmt::Import;
 
 const SCHEMA: &str = "2";
@@ -45,6 +47,9 @@ pub struct SledStore {
     latest: sled::Tree,
     imports: sled::Tree,
     import_sha: sled::Tree,
+    /// Coverage ledger: host key, 0x00, day (u32 BE) -> state.
+    ledger: sled::Tree,
+    meta: sled::Tree,
     hosts: AtomicUsize,
     /// See [`Store::generation`].
     generation: AtomicU64,
@@ -122,6 +127,8 @@ impl SledStore {
             latest,
             imports: db.open_tree("imports")?,
             import_sha: db.open_tree("import_sha")?,
+            ledger: db.open_tree("ledger")?,
+            meta,
             hosts,
             generation: AtomicU64::new(0),
             db,
@@ -421,6 +428,33 @@ impl SledStore {
     }
 }
 
+/// A ledger key: the host's prefix (as in `history`), then the day.
+fn ledger_key(host_key: &str, day: u32) -> Vec<u8> {
+    let mut k = history_prefix(host_key);
+    k.extend_from_slice(&day.to_be_bytes());
+    k
+}
+
+fn split_ledger_key(k: &[u8]) -> Result<(&str, u32), StoreError> {
+    let corrupt = |problem: &str| StoreError::Corrupt {
+        tree: "ledger",
+        problem: problem.to_string(),
+    };
+    let (host, day) = k
+        .len()
+        .checked_sub(5)
+        .map(|at| k.split_at(at))
+        .ok_or_else(|| corrupt("key shorter than 5 bytes"))?;
+    let day: [u8; 5] = day.try_into().map_err(|_| corrupt("bad key"))?;
+    if day[0] != 0 {
+        return Err(corrupt("no separator before the day"));
+    }
+    let host = std::str::from_utf8(host).map_err(|_| corrupt("host key not UTF-8"))?;
+    Ok((host, u32::from_be_bytes([day[1], day[2], day[3], day[4]])))
+}
+
+const LEDGER_MARKS: &str = "ledger_marks";
+
 impl Store for SledStore {
     fn put_reports(&self, batch: &[Put<'_>]) -> Result<Vec<PutOutcome>, StoreError> {
         let prepared = batch
@@ -530,6 +564,154 @@ impl Store for SledStore {
             visit(summary, report)?;
         }
         Ok(())
+    }
+
+    fn history_window(
+        &self,
+        host_key: &str,
+        from: SystemTime,
+        to: SystemTime,
+    ) -> Result<(Option<HistoryEntry>, Vec<HistoryEntry>), StoreError> {
+        let prefix = history_prefix(host_key);
+        let at = |t: SystemTime| {
+            let mut k = prefix.clone();
+            k.extend_from_slice(&nanos(t).to_be_bytes());
+            k
+        };
+        let entry = |k: &[u8], v: &[u8]| -> Result<HistoryEntry, StoreError> {
+            let (collected, report_id) = parse_history_tail(&k[prefix.len()..])?;
+            Ok(HistoryEntry {
+                report_id,
+                collected_at: from_nanos(collected),
+                received_at: from_nanos(read_u64("history", v)?),
+            })
+        };
+        let before = match self.history.range(prefix.clone()..at(from)).next_back() {
+            Some(item) => {
+                let (k, v) = item?;
+                Some(entry(&k, &v)?)
+            }
+            None => None,
+        };
+        let mut end = at(to);
+        end.push(0xff);
+        let mut within = Vec::new();
+        for item in self.history.range(at(from)..end) {
+            let (k, v) = item?;
+            within.push(entry(&k, &v)?);
+        }
+        Ok((before, within))
+    }
+
+    fn reports_after(
+        &self,
+        after: Option<u64>,
+    ) -> Result<(Option<u64>, Option<SystemTime>), StoreError> {
+        let mut highest = after;
+        let mut earliest: Option<u64> = None;
+        let first = match after {
+            None => 0,
+            Some(n) => match n.checked_add(1) {
+                Some(f) => f,
+                None => return Ok((after, None)),
+            },
+        };
+        for item in self.bodies.range(first.to_be_bytes()..) {
+            let (k, v) = item?;
+            let n = read_u64("bodies", &k)?;
+            highest = Some(highest.map_or(n, |h| h.max(n)));
+            let r = pb::HostReport::decode(v.as_ref()).map_err(|e| StoreError::Corrupt {
+                tree: "bodies",
+                problem: e.to_string(),
+            })?;
+            let c = r.collected_at.as_ref().map(ts_nanos).unwrap_or(0);
+            earliest = Some(earliest.map_or(c, |e| e.min(c)));
+        }
+        Ok((highest, earliest.map(from_nanos)))
+    }
+
+    fn each_ledger_change(
+        &self,
+        host_key: Option<&str>,
+        visit: &mut LedgerVisit<'_>,
+    ) -> Result<(), StoreError> {
+        let iter = match host_key {
+            Some(h) => self.ledger.scan_prefix(history_prefix(h)),
+            None => self.ledger.iter(),
+        };
+        for item in iter {
+            let (k, v) = item?;
+            let (host, day) = split_ledger_key(&k)?;
+            visit(host, day, &v)?;
+        }
+        Ok(())
+    }
+
+    fn replace_ledger(
+        &self,
+        day: u32,
+        changes: &[(String, u32, Vec<u8>)],
+        marks: LedgerMarks,
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for item in self.ledger.iter() {
+            let (k, _) = item?;
+            if split_ledger_key(&k)?.1 >= day {
+                batch.remove(k);
+            }
+        }
+        for (host, d, state) in changes {
+            batch.insert(ledger_key(host, *d), state.as_slice());
+        }
+        self.ledger.apply_batch(batch)?;
+        // The report mark is stored plus one, so 0 stands for "none".
+        let reports = marks.reports.map_or(0, |r| r.saturating_add(1));
+        let mut m = [0u8; 20];
+        m[..4].copy_from_slice(&marks.through_day.to_be_bytes());
+        m[4..12].copy_from_slice(&reports.to_be_bytes());
+        m[12..].copy_from_slice(&marks.imports.to_be_bytes());
+        self.meta.insert(LEDGER_MARKS, &m[..])?;
+        Ok(())
+    }
+
+    fn prune_ledger(&self, day: u32) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut deleted = 0;
+        // The previous key, when it was of the same host and before `day`.
+        let mut held: Option<(Vec<u8>, sled::IVec)> = None;
+        for item in self.ledger.iter() {
+            let (k, _) = item?;
+            let (host, d) = split_ledger_key(&k)?;
+            let host = host.as_bytes().to_vec();
+            if let Some((h, prev)) = held.take() {
+                // A later change of the same host before `day` supersedes the previous one.
+                if h == host && d < day {
+                    batch.remove(prev);
+                    deleted += 1;
+                }
+            }
+            if d < day {
+                held = Some((host, k));
+            }
+        }
+        self.ledger.apply_batch(batch)?;
+        Ok(deleted)
+    }
+
+    fn ledger_marks(&self) -> Result<Option<LedgerMarks>, StoreError> {
+        let Some(v) = self.meta.get(LEDGER_MARKS)? else {
+            return Ok(None);
+        };
+        let corrupt = || StoreError::Corrupt {
+            tree: "meta",
+            problem: "ledger_marks is not 20 bytes".into(),
+        };
+        let v: [u8; 20] = v.as_ref().try_into().map_err(|_| corrupt())?;
+        Ok(Some(LedgerMarks {
+            through_day: u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+            reports: read_u64("meta", &v[4..12])?.checked_sub(1),
+            imports: read_u64("meta", &v[12..])?,
+        }))
     }
 
     fn generation(&self) -> u64 {
@@ -804,6 +986,65 @@ mod tests {
                 ("b".into(), "b1".into())
             ]
         );
+    }
+
+    #[test]
+    fn the_ledger_is_replaced_from_a_day_and_pruned_to_the_state_in_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let marks = LedgerMarks {
+            through_day: 30,
+            reports: Some(4),
+            imports: 0,
+        };
+        let change = |h: &str, d: u32, v: u8| (h.to_string(), d, vec![v]);
+        s.replace_ledger(
+            0,
+            &[
+                change("a", 1, 1),
+                change("a", 5, 2),
+                change("a", 9, 3),
+                change("a", 20, 4),
+                change("b", 2, 1),
+                change("b", 25, 2),
+            ],
+            marks,
+        )
+        .unwrap();
+        assert_eq!(s.ledger_marks().unwrap(), Some(marks));
+        let all = |s: &SledStore| {
+            let mut v = Vec::new();
+            s.each_ledger_change(None, &mut |h, d, st| {
+                v.push((h.to_string(), d, st[0]));
+                Ok(())
+            })
+            .unwrap();
+            v
+        };
+        // Recompute from day 9: a's changes from 9 on are replaced, b's from 25.
+        s.replace_ledger(9, &[change("a", 12, 7)], marks).unwrap();
+        assert_eq!(
+            all(&s),
+            [
+                ("a".into(), 1, 1),
+                ("a".into(), 5, 2),
+                ("a".into(), 12, 7),
+                ("b".into(), 2, 1)
+            ]
+        );
+        // Prune before day 10: a keeps its day-5 state (still in force on day 10).
+        assert_eq!(s.prune_ledger(10).unwrap(), 1);
+        assert_eq!(
+            all(&s),
+            [("a".into(), 5, 2), ("a".into(), 12, 7), ("b".into(), 2, 1)]
+        );
+        let mut one = Vec::new();
+        s.each_ledger_change(Some("a"), &mut |_, d, _| {
+            one.push(d);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(one, [5, 12]);
     }
 
     #[test]
