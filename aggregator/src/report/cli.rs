@@ -26,8 +26,9 @@ pub enum ReportCommand {
         /// The provider handing over (or taking over), shown on the report.
         #[arg(long, value_name = "NAME")]
         provider: Option<String>,
-        /// A folder of audit snapshot files the customer keeps: each file's SHA-256 goes into the
-        /// manifest's inputs.
+        /// The folder of audit snapshots the customer keeps (zips, or extracted folders): each
+        /// quarter of the window is checked as `subcap snapshots check` does (SNAPSHOT_GAP,
+        /// checksums), and each file's SHA-256 goes into the manifest's inputs.
         #[arg(long, value_name = "DIR")]
         snapshots: Option<PathBuf>,
         /// Write into a folder that is not empty, overwriting the report's files.
@@ -91,13 +92,13 @@ pub async fn run(cmd: ReportCommand, config: &Path) -> Result<Outcome, CommandEr
             let window = Window::parse(from.as_deref(), to.as_deref(), today)
                 .map_err(CommandError::Usage)?;
             let provider = provider_name(provider)?;
-            let snapshot_files = match &snapshots {
-                Some(d) => fetch::snapshot_files(d).map_err(usage)?,
-                None => Vec::new(),
+            let snapshots = match &snapshots {
+                Some(d) => Some(fetch::snapshot_inputs(d).map_err(usage)?),
+                None => None,
             };
             let config = OperatorConfig::load(config).map_err(usage)?;
             let channel = subcap_proto::client::channel(&config.client_tls()).map_err(usage)?;
-            let sources = fetch::sources(channel, window, snapshot_files)
+            let sources = fetch::sources(channel, window, snapshots)
                 .await
                 .map_err(|r| match r.status.code() {
                     tonic::Code::InvalidArgument => {

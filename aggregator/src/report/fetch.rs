@@ -1,6 +1,6 @@
 //! Gathering a report's sources (the I/O edge): the aggregator's answers over gRPC (current
-//! reconciliation, coverage history over the window, ILMT imports) and the hashes of the snapshot
-//! files given with `--snapshots`.
+//! reconciliation, coverage history over the window, ILMT imports) and the snapshot folder given
+//! with `--snapshots` (each file hashed, each snapshot read and verified).
 
 use std::path::Path;
 
@@ -9,8 +9,8 @@ use subcap_proto::v1::ilmt_client::IlmtClient;
 use subcap_proto::v1::query_client::QueryClient;
 use tonic::transport::Channel;
 
-use super::manifest::{regular_files, sha256_file};
-use super::model::{History, InputFile, Sources, Window};
+use super::manifest::{input_files, sha256_file};
+use super::model::{History, InputFile, SnapshotInputs, Sources, Window};
 use super::ReportError;
 use crate::ops::views;
 
@@ -41,7 +41,7 @@ pub async fn history(
 pub async fn sources(
     channel: Channel,
     window: Window,
-    snapshots: Vec<InputFile>,
+    snapshots: Option<SnapshotInputs>,
 ) -> Result<Sources, Refused> {
     let mut q = QueryClient::new(channel.clone());
     let mut ilmt = IlmtClient::new(channel);
@@ -80,17 +80,23 @@ pub async fn sources(
     })
 }
 
-/// Every regular file directly in `dir` with its SHA-256 and size, by name.
-pub fn snapshot_files(dir: &Path) -> Result<Vec<InputFile>, ReportError> {
-    regular_files(dir)?
-        .into_iter()
-        .map(|(file_name, path)| {
-            let (sha256, size) = sha256_file(&path)?;
-            Ok(InputFile {
-                file_name,
-                sha256,
-                size,
-            })
-        })
-        .collect()
+/// A snapshot folder: every file in it hashed (those directly in it, and those of the extracted
+/// snapshot folders one level below, named `folder/file`), and every snapshot read and verified
+/// as `subcap snapshots check` reads it.
+pub fn snapshot_inputs(dir: &Path) -> Result<SnapshotInputs, ReportError> {
+    let mut files = Vec::new();
+    for (file_name, path) in input_files(dir)? {
+        let (sha256, size) = sha256_file(&path)?;
+        files.push(InputFile {
+            file_name,
+            sha256,
+            size,
+        });
+    }
+    let snapshots = crate::snapshots::read::read_dir(dir, &crate::ilmt::Limits::default())
+        .map_err(|e| ReportError::Invalid {
+            path: dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    Ok(SnapshotInputs { files, snapshots })
 }

@@ -19,6 +19,8 @@ pub const OUTPUTS: &[&str] = &[
     "findings_by_code.csv",
     "periods.csv",
     "coverage_over_time.csv",
+    "snapshot_quarters.csv",
+    "snapshots.csv",
     MANIFEST,
     SUMS,
 ];

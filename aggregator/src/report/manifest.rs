@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Handoff, InputFile};
+use super::model::Handoff;
 use super::ReportError;
 use crate::ilmt::model::sha256_hex;
 
@@ -98,14 +98,11 @@ pub fn inputs(h: &Handoff) -> Vec<Input> {
             imported_at: i.imported_at.clone(),
             sha256: i.sha256.clone(),
         });
-    let files = h
-        .snapshot_files
-        .iter()
-        .map(|f: &InputFile| Input::SnapshotFile {
-            file_name: f.file_name.clone(),
-            sha256: f.sha256.clone(),
-            size: f.size,
-        });
+    let files = h.snapshot_files.iter().map(|f| Input::SnapshotFile {
+        file_name: f.file_name.clone(),
+        sha256: f.sha256.clone(),
+        size: f.size,
+    });
     imports.chain(files).collect()
 }
 
@@ -336,7 +333,8 @@ fn check_html(files: &BTreeMap<String, Vec<u8>>, v: &mut Verification) {
 }
 
 /// Reads the folder `dir` (its regular files, not below) and [`check`]s it; `inputs`, when given,
-/// is a folder holding copies of the inputs (ILMT files, snapshot zips) to check by name.
+/// is a folder holding copies of the inputs (ILMT files, snapshot zips or extracted snapshot
+/// folders) to check by name, as [`input_files`] names them.
 pub fn verify(dir: &Path, inputs: Option<&Path>) -> Result<Verification, ReportError> {
     let mut files = BTreeMap::new();
     for (name, path) in regular_files(dir)? {
@@ -345,7 +343,7 @@ pub fn verify(dir: &Path, inputs: Option<&Path>) -> Result<Verification, ReportE
     }
     let mut copies = BTreeMap::new();
     if let Some(d) = inputs {
-        for (name, path) in regular_files(d)? {
+        for (name, path) in input_files(d)? {
             copies.insert(name, sha256_file(&path)?.0);
         }
     }
@@ -371,6 +369,27 @@ pub fn regular_files(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, Re
                 message: format!("{n:?}: a file name that is not UTF-8"),
             })?;
         out.push((name, path));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The files of an inputs folder: those directly in it, then those directly in its sub-folders
+/// (an extracted audit snapshot), named `folder/file`; by name.
+pub fn input_files(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, ReportError> {
+    let mut out = regular_files(dir)?;
+    let mut subdirs = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(ReportError::io(dir))? {
+        let entry = entry.map_err(ReportError::io(dir))?;
+        let is_dir = std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir());
+        if let (true, Ok(name)) = (is_dir, entry.file_name().into_string()) {
+            subdirs.push((name, entry.path()));
+        }
+    }
+    for (sub, path) in subdirs {
+        for (name, file) in regular_files(&path)? {
+            out.push((format!("{sub}/{name}"), file));
+        }
     }
     out.sort();
     Ok(out)
@@ -588,7 +607,7 @@ mod tests {
         };
         let mut h = super::super::testkit::handoff();
         h.ilmt_imports = vec![import(1, false), import(2, true)];
-        h.snapshot_files = vec![InputFile {
+        h.snapshot_files = vec![super::super::model::InputFile {
             file_name: "s.zip".into(),
             sha256: "cd".repeat(32),
             size: 4,

@@ -9,9 +9,12 @@ use serde::{Deserialize, Serialize};
 use subcap_proto::v1 as pb;
 
 use super::timeline::{self, Span, Timeline};
+use crate::domain::quarter::{range_text, Quarter};
 use crate::domain::{Code, Coverage};
 use crate::ilmt::time::CivilDate;
 use crate::ops::views::Answer;
+use crate::snapshots::coverage::COVERED;
+use crate::snapshots::{Integrity, Period as SnapshotPeriod, Snapshot};
 
 /// The `schema` field of `handoff.json`: changes with any change of meaning or removal of a field.
 pub const SCHEMA: &str = "subcap.handoff/1";
@@ -100,8 +103,16 @@ pub struct Sources {
     pub history: History,
     /// `Ilmt.ListImports`: every stored import.
     pub imports: Vec<pb::ImportInfo>,
-    /// Audit snapshot files the customer keeps (`--snapshots DIR`), hashed.
-    pub snapshots: Vec<InputFile>,
+    /// The audit snapshots the customer keeps (`--snapshots DIR`); `None` when not given.
+    pub snapshots: Option<SnapshotInputs>,
+}
+
+/// A snapshot folder as read: every file hashed (for the manifest), and each snapshot (zip or
+/// extracted folder) with its period, checksum verdict and data-condition warnings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SnapshotInputs {
+    pub files: Vec<InputFile>,
+    pub snapshots: Vec<Snapshot>,
 }
 
 /// A whole `Query.History` answer, its chunks put together.
@@ -139,6 +150,14 @@ pub struct Handoff {
     pub periods: Vec<PeriodRow>,
     pub findings: Vec<FindingRow>,
     pub ilmt_imports: Vec<ImportRow>,
+    /// Whether a snapshot folder was given (`--snapshots`): without one, the three snapshot
+    /// lists are empty and the retention condition is not checked.
+    pub snapshots_checked: bool,
+    /// Each calendar quarter of the window that has ended, with the snapshots covering it.
+    pub snapshot_quarters: Vec<SnapshotQuarterRow>,
+    /// Each snapshot of the folder: period, checksum verdict, warnings.
+    pub snapshots: Vec<SnapshotRow>,
+    /// Every file of the snapshot folder, hashed (they are inputs in the manifest).
     pub snapshot_files: Vec<InputFile>,
     /// What a reader must know about this report (missing data, checks not included).
     pub notes: Vec<String>,
@@ -194,6 +213,10 @@ pub struct Summary {
     pub peak_exposure_unknown_hosts: u64,
     /// `findings` rows.
     pub findings: u64,
+    /// Quarters of `snapshot_quarters` with a day no valid snapshot covers (SNAPSHOT_GAP).
+    pub snapshot_gaps: u64,
+    /// Snapshots whose checksums fail or that cannot be read.
+    pub snapshot_problems: u64,
 }
 
 /// Findings of one code, now.
@@ -322,6 +345,39 @@ pub struct ImportRow {
     pub used: bool,
 }
 
+/// A calendar quarter and whether audit snapshots cover it: `covered` when every day lies in the
+/// period of a snapshot whose checksums hold, else `SNAPSHOT_GAP` with the days missing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotQuarterRow {
+    /// `2025-Q3`.
+    pub quarter: String,
+    pub first_day: CivilDate,
+    pub last_day: CivilDate,
+    /// `covered` or `SNAPSHOT_GAP`.
+    pub status: String,
+    /// The snapshots whose period overlaps the quarter, valid or not (`snapshots[].file`).
+    pub snapshots: Vec<String>,
+    /// Days no valid snapshot covers, as `YYYY-MM-DD..YYYY-MM-DD` ranges (or one day).
+    pub uncovered: Vec<String>,
+}
+
+/// One audit snapshot of the folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotRow {
+    /// Its file (or extracted folder) name in the folder.
+    pub file: String,
+    /// The period it reports on (`data_condition.txt`), null when unknown.
+    pub period_start: Option<CivilDate>,
+    pub period_end: Option<CivilDate>,
+    /// `ok`, `CHECKSUM_MISMATCH` or `UNREADABLE`.
+    pub checksums: String,
+    /// What is wrong: each checksum failure, the reason the period is unknown, or why it cannot be
+    /// read.
+    pub problems: Vec<String>,
+    /// Data-condition warnings that do not make it invalid.
+    pub warnings: Vec<String>,
+}
+
 /// A file given to the report as input, hashed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputFile {
@@ -366,13 +422,25 @@ pub fn build(params: &Params, sources: &Sources) -> Handoff {
                 .into(),
         );
     }
-    if !sources.snapshots.is_empty() {
+    let snapshots = snapshot_tables(params.window, sources.snapshots.as_ref());
+    if sources.snapshots.is_none() {
         notes.push(
-            "Audit snapshot files are listed with their SHA-256 (manifest inputs); which quarter \
-             each covers, their checksums and SNAPSHOT_GAP are not checked by this report."
+            "No snapshot folder was given (--snapshots): whether an audit snapshot covers every \
+             quarter of the window, and holds its checksums, is not checked in this report."
                 .into(),
         );
     }
+    let mut summary = summary;
+    summary.snapshot_gaps = snapshots
+        .quarters
+        .iter()
+        .filter(|q| q.status != COVERED)
+        .count() as u64;
+    summary.snapshot_problems = snapshots
+        .rows
+        .iter()
+        .filter(|r| r.checksums != Integrity::Verified.code())
+        .count() as u64;
     Handoff {
         schema: SCHEMA.into(),
         generated_at: subcap_proto::time::rfc3339(params.generated_at),
@@ -387,7 +455,14 @@ pub fn build(params: &Params, sources: &Sources) -> Handoff {
         periods,
         findings,
         ilmt_imports,
-        snapshot_files: sources.snapshots.clone(),
+        snapshots_checked: sources.snapshots.is_some(),
+        snapshot_quarters: snapshots.quarters,
+        snapshots: snapshots.rows,
+        snapshot_files: sources
+            .snapshots
+            .as_ref()
+            .map(|s| s.files.clone())
+            .unwrap_or_default(),
         notes,
     }
 }
@@ -776,6 +851,80 @@ fn product_rows(hosts: &[HostRow]) -> Vec<ProductRow> {
     by.into_values().collect()
 }
 
+/// The calendar quarters of `window` that have ended by its last day: from the quarter holding
+/// its first day (IBM may ask for a quarter the window starts in) to the last one ended by `to`.
+pub fn quarters(window: Window) -> Vec<Quarter> {
+    let mut out = Vec::new();
+    let mut q = Quarter::of(window.from);
+    while q.last_day() <= window.last() {
+        out.push(q);
+        q = q.next();
+    }
+    out
+}
+
+struct SnapshotTables {
+    quarters: Vec<SnapshotQuarterRow>,
+    rows: Vec<SnapshotRow>,
+}
+
+/// The snapshot check over the window's quarters (`crate::snapshots`' rule), as rows.
+fn snapshot_tables(window: Window, inputs: Option<&SnapshotInputs>) -> SnapshotTables {
+    let Some(inputs) = inputs else {
+        return SnapshotTables {
+            quarters: Vec::new(),
+            rows: Vec::new(),
+        };
+    };
+    let snaps = &inputs.snapshots;
+    let eval = crate::snapshots::evaluate(snaps, &quarters(window));
+    let day = |d: i64| CivilDate::from_days_since_epoch(d).unwrap_or(window.from);
+    let quarters = eval
+        .quarters
+        .iter()
+        .map(|q| SnapshotQuarterRow {
+            quarter: q.quarter.to_string(),
+            first_day: day(q.quarter.first_day()),
+            last_day: day(q.quarter.last_day()),
+            status: q.status().to_string(),
+            snapshots: q
+                .snapshots
+                .iter()
+                .filter_map(|&i| snaps.get(i))
+                .map(|s| s.file.clone())
+                .collect(),
+            uncovered: q.uncovered.iter().map(|&(a, b)| range_text(a, b)).collect(),
+        })
+        .collect();
+    let rows = snaps
+        .iter()
+        .map(|s| {
+            let (period_start, period_end, mut problems) = match &s.period {
+                SnapshotPeriod::Known { start, end } => (Some(*start), Some(*end), Vec::new()),
+                SnapshotPeriod::Unknown(why) => (None, None, vec![why.clone()]),
+            };
+            match &s.integrity {
+                Integrity::Verified => {}
+                Integrity::Mismatch(failures) => problems.extend(
+                    failures
+                        .iter()
+                        .map(|f| format!("{}: {}", f.member, f.problem)),
+                ),
+                Integrity::Unreadable(why) => problems.push(why.clone()),
+            }
+            SnapshotRow {
+                file: s.file.clone(),
+                period_start,
+                period_end,
+                checksums: s.integrity.code().to_string(),
+                problems,
+                warnings: s.warnings.clone(),
+            }
+        })
+        .collect();
+    SnapshotTables { quarters, rows }
+}
+
 /// `handoff.json`: pretty JSON with `<`, `>` and `&` written as `\u003c`, `\u003e`, `\u0026`, so
 /// the file's bytes can be embedded in an HTML `<script>` element unchanged (nothing in it can close
 /// the element) and the page can show, and check, the file's SHA-256.
@@ -1029,6 +1178,7 @@ mod tests {
         let used: Vec<(u64, bool)> = h.ilmt_imports.iter().map(|i| (i.id, i.used)).collect();
         assert_eq!(used, [(1, false), (2, true), (3, true)]);
         assert!(h.notes.is_empty(), "{:?}", h.notes);
+        assert!(h.snapshots_checked);
         assert_eq!(h.basis.ilmt_import, Some(2));
         assert_eq!(h.generated_at, "2025-04-01T02:00:00Z");
 
@@ -1036,22 +1186,66 @@ mod tests {
         s.reconcile.totals.as_mut().unwrap().exposed_pvu = 1.0;
         s.reconcile.basis.as_mut().unwrap().ilmt_import = None;
         s.history.hosts[0].periods[0].from = "Jan 1".into();
-        s.snapshots.push(InputFile {
-            file_name: "audit_snapshot_20250401_0815.zip".into(),
-            sha256: "00".repeat(32),
-            size: 1,
-        });
+        s.snapshots = None;
+
         let h = build(&testkit::params(), &s);
         let notes = h.notes.join("\n");
         for want in [
             "app01.bank.example: a period \"Jan 1\" to \"2025-01-31\" is not made of dates",
             "The aggregator's total exposed PVU is 1; the hosts of this report add up to 3360.",
             "No ILMT import was used by the current reconciliation",
-            "which quarter each covers, their checksums and SNAPSHOT_GAP are not checked",
+            "No snapshot folder was given (--snapshots)",
         ] {
             assert!(notes.contains(want), "{want}: {notes}");
         }
         assert_eq!(h.periods.len(), 5);
+    }
+
+    #[test]
+    fn the_quarters_of_a_window_are_those_ended_by_its_last_day() {
+        let q = |from: &str, to: &str| -> Vec<String> {
+            let w = Window::parse(Some(from), Some(to), day("2030-01-01").unwrap()).unwrap();
+            quarters(w).iter().map(|q| q.to_string()).collect()
+        };
+        assert_eq!(q("2025-01-01", "2025-03-31"), ["2025-Q1"]);
+        assert!(q("2025-01-01", "2025-03-30").is_empty());
+        assert_eq!(q("2025-02-10", "2025-07-01"), ["2025-Q1", "2025-Q2"]);
+        // The default window on 2025-11-23: the eight quarters `subcap snapshots check` checks.
+        let w = Window::parse(None, None, day("2025-11-23").unwrap()).unwrap();
+        let all: Vec<String> = quarters(w).iter().map(|q| q.to_string()).collect();
+        assert_eq!(all.first().map(String::as_str), Some("2023-Q4"));
+        assert_eq!(all.last().map(String::as_str), Some("2025-Q3"));
+        assert_eq!(all.len(), 8);
+    }
+
+    #[test]
+    fn snapshots_are_checked_quarter_by_quarter() {
+        let h = testkit::handoff();
+        assert_eq!(h.snapshot_quarters.len(), 1);
+        let q = &h.snapshot_quarters[0];
+        assert_eq!(
+            (q.quarter.as_str(), q.status.as_str()),
+            ("2025-Q1", "SNAPSHOT_GAP")
+        );
+        assert_eq!(q.uncovered, ["2025-02-16..2025-03-31"]);
+        assert_eq!(q.snapshots.len(), 2);
+        let bad = &h.snapshots[1];
+        assert_eq!(bad.checksums, "CHECKSUM_MISMATCH");
+        assert_eq!(
+            bad.problems,
+            ["pvu_sub_capacity.csv: SHA-256 differs from checksums.txt"]
+        );
+        assert_eq!(
+            (h.summary.snapshot_gaps, h.summary.snapshot_problems),
+            (1, 1)
+        );
+        assert_eq!(h.snapshot_files.len(), 2);
+
+        let mut s = testkit::sources();
+        s.snapshots = None;
+        let h = build(&testkit::params(), &s);
+        assert!(!h.snapshots_checked && h.snapshot_quarters.is_empty());
+        assert_eq!(h.summary.snapshot_gaps, 0);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The handoff report's CSV files, one per table, written from the same [`Handoff`] as the JSON:
 //! the column names are the JSON field names, a JSON null is an empty cell, a list is joined
-//! (codes with `,`, products and ILMT references with `; `, evidence with ` | `), booleans are
-//! `true`/`false`. RFC 4180 with CRLF, as `subcap --format csv` writes.
+//! (codes with `,`; products, ILMT references and snapshot names with `; `; evidence, problems
+//! and warnings with ` | `; uncovered day ranges with a space), booleans are `true`/`false`.
+//! RFC 4180 with CRLF, as `subcap --format csv` writes.
 
 use crate::domain::model::num;
 use crate::ops::output::{Format, Table};
@@ -16,6 +17,8 @@ pub const CSV_FILES: &[&str] = &[
     "findings_by_code.csv",
     "periods.csv",
     "coverage_over_time.csv",
+    "snapshot_quarters.csv",
+    "snapshots.csv",
 ];
 
 /// Every CSV file of the report: (file name, content).
@@ -27,6 +30,8 @@ pub fn csv_files(h: &Handoff) -> Vec<(&'static str, String)> {
         findings_by_code(h),
         periods(h),
         coverage_over_time(h),
+        snapshot_quarters(h),
+        snapshots(h),
     ];
     CSV_FILES
         .iter()
@@ -256,6 +261,55 @@ fn coverage_over_time(h: &Handoff) -> Table {
             p.superseded.to_string(),
             p.failing.to_string(),
             num(p.exposed_pvu),
+        ]);
+    }
+    t
+}
+
+pub const SNAPSHOT_QUARTER_COLUMNS: &[&str] = &[
+    "quarter",
+    "first_day",
+    "last_day",
+    "status",
+    "snapshots",
+    "uncovered",
+];
+
+fn snapshot_quarters(h: &Handoff) -> Table {
+    let mut t = Table::new(SNAPSHOT_QUARTER_COLUMNS);
+    for q in &h.snapshot_quarters {
+        t.push(vec![
+            q.quarter.clone(),
+            q.first_day.to_string(),
+            q.last_day.to_string(),
+            q.status.clone(),
+            q.snapshots.join("; "),
+            q.uncovered.join(" "),
+        ]);
+    }
+    t
+}
+
+pub const SNAPSHOT_COLUMNS: &[&str] = &[
+    "file",
+    "period_start",
+    "period_end",
+    "checksums",
+    "problems",
+    "warnings",
+];
+
+fn snapshots(h: &Handoff) -> Table {
+    let mut t = Table::new(SNAPSHOT_COLUMNS);
+    let day = |d: Option<crate::ilmt::CivilDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    for r in &h.snapshots {
+        t.push(vec![
+            r.file.clone(),
+            day(r.period_start),
+            day(r.period_end),
+            r.checksums.clone(),
+            r.problems.join(" | "),
+            r.warnings.join(" | "),
         ]);
     }
     t

@@ -1,11 +1,16 @@
 //! Hand-made aggregator answers for the report's unit tests: three hosts over the first quarter
 //! of 2025 (one uncovered since March, one covered throughout, one stale for ten days in February
-//! with unknown capacity), a GHOST finding, and three ILMT imports of which two were used.
+//! with unknown capacity), a GHOST finding, three ILMT imports of which two were used, and two
+//! audit snapshots that leave part of the quarter uncovered.
 
 use subcap_proto::v1 as pb;
 
-use super::model::{build, day, Handoff, History, Params, Sources, Window};
+use super::model::{
+    build, day, Handoff, History, InputFile, Params, SnapshotInputs, Sources, Window,
+};
 use crate::ops::views::Answer;
+use crate::snapshots::coverage::Failure;
+use crate::snapshots::{Integrity, Period, Snapshot};
 
 pub fn window() -> Window {
     Window::parse(
@@ -272,7 +277,52 @@ pub fn sources() -> Sources {
             import(2, "computers-feb.json"),
             import(3, "computers-mar.json"),
         ],
-        snapshots: Vec::new(),
+        snapshots: Some(snapshots()),
+    }
+}
+
+/// Two snapshots for 2025-Q1: one valid to 15 February, one whose checksums fail after it, so
+/// the quarter has a gap from 16 February.
+pub fn snapshots() -> SnapshotInputs {
+    let snap = |file: &str, start: &str, end: &str, integrity: Integrity| Snapshot {
+        file: file.into(),
+        period: Period::Known {
+            start: day(start).unwrap(),
+            end: day(end).unwrap(),
+        },
+        integrity,
+        warnings: Vec::new(),
+    };
+    SnapshotInputs {
+        files: vec![
+            InputFile {
+                file_name: "audit_snapshot_20250216_0100.zip".into(),
+                sha256: "aa".repeat(32),
+                size: 10,
+            },
+            InputFile {
+                file_name: "audit_snapshot_20250401_0100.zip".into(),
+                sha256: "bb".repeat(32),
+                size: 11,
+            },
+        ],
+        snapshots: vec![
+            snap(
+                "audit_snapshot_20250216_0100.zip",
+                "2025-01-01",
+                "2025-02-15",
+                Integrity::Verified,
+            ),
+            snap(
+                "audit_snapshot_20250401_0100.zip",
+                "2025-02-16",
+                "2025-03-31",
+                Integrity::Mismatch(vec![Failure {
+                    member: "pvu_sub_capacity.csv".into(),
+                    problem: "SHA-256 differs from checksums.txt".into(),
+                }]),
+            ),
+        ],
     }
 }
 
