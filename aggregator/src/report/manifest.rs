@@ -171,12 +171,17 @@ impl Verification {
     }
 }
 
-/// Checks a report folder, given as (name, bytes) of every file in it: each output of the
+/// Checks a report folder, given as the names of the files in it (`present`) and the bytes of
+/// those the manifest and `SHA256SUMS` name (`files`, with those two): each output of the
 /// manifest is present with its SHA-256 and size; `SHA256SUMS` lists exactly the outputs and the
 /// manifest, with their hashes; `report.html` embeds `handoff.json` byte for byte and names its
 /// SHA-256. `inputs` are copies of input files by name (ILMT files, snapshot zips), checked against
 /// the manifest's hashes where given. Pure.
-pub fn check(files: &BTreeMap<String, Vec<u8>>, inputs: &BTreeMap<String, String>) -> Verification {
+pub fn check(
+    files: &BTreeMap<String, Vec<u8>>,
+    present: &BTreeSet<String>,
+    inputs: &BTreeMap<String, String>,
+) -> Verification {
     let mut v = Verification::default();
     let Some(manifest_bytes) = files.get(MANIFEST) else {
         v.problems.push(format!("{MANIFEST}: missing"));
@@ -227,7 +232,7 @@ pub fn check(files: &BTreeMap<String, Vec<u8>>, inputs: &BTreeMap<String, String
     }
     check_sums(files, &manifest, &mut v);
     check_html(files, &mut v);
-    for name in files.keys() {
+    for name in present {
         if !listed.contains(name.as_str()) && name != MANIFEST && name != SUMS {
             v.unlisted.push(name.clone());
         }
@@ -336,10 +341,40 @@ fn check_html(files: &BTreeMap<String, Vec<u8>>, v: &mut Verification) {
 /// is a folder holding copies of the inputs (ILMT files, snapshot zips or extracted snapshot
 /// folders) to check by name, as [`input_files`] names them.
 pub fn verify(dir: &Path, inputs: Option<&Path>) -> Result<Verification, ReportError> {
+    let listing = regular_files(dir)?;
+    let present: BTreeSet<String> = listing.iter().map(|(n, _)| n.clone()).collect();
+    let read = |name: &str| -> Result<Option<Vec<u8>>, ReportError> {
+        match listing.iter().find(|(n, _)| n == name) {
+            Some((_, path)) => std::fs::read(path).map(Some).map_err(ReportError::io(path)),
+            None => Ok(None),
+        }
+    };
+    // The manifest and SHA256SUMS first; then only the files they name (an auditor's folder may
+    // hold other, large files: they are listed, not read).
     let mut files = BTreeMap::new();
-    for (name, path) in regular_files(dir)? {
-        let bytes = std::fs::read(&path).map_err(ReportError::io(&path))?;
-        files.insert(name, bytes);
+    for name in [MANIFEST, SUMS] {
+        if let Some(b) = read(name)? {
+            files.insert(name.to_string(), b);
+        }
+    }
+    let mut named: BTreeSet<String> = [JSON, HTML].iter().map(|s| s.to_string()).collect();
+    if let Some(m) = files
+        .get(MANIFEST)
+        .and_then(|b| serde_json::from_slice::<Manifest>(b).ok())
+    {
+        named.extend(m.outputs.into_iter().map(|e| e.file));
+    }
+    if let Some(text) = files.get(SUMS).and_then(|b| std::str::from_utf8(b).ok()) {
+        named.extend(
+            text.lines()
+                .filter_map(|l| l.split_once("  ").or_else(|| l.split_once(" *")))
+                .map(|(_, n)| n.to_string()),
+        );
+    }
+    for name in named.iter().filter(|n| plain_name(n)) {
+        if let Some(b) = read(name)? {
+            files.insert(name.clone(), b);
+        }
     }
     let mut copies = BTreeMap::new();
     if let Some(d) = inputs {
@@ -347,11 +382,10 @@ pub fn verify(dir: &Path, inputs: Option<&Path>) -> Result<Verification, ReportE
             copies.insert(name, sha256_file(&path)?.0);
         }
     }
-    Ok(check(&files, &copies))
+    Ok(check(&files, &present, &copies))
 }
 
-/// The regular files directly in `dir`: (name, path), by name. Names that are not UTF-8 are
-/// refused (a report's files all have ASCII names).
+/// The regular files directly in `dir`: (name, path), by name.
 pub fn regular_files(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, ReportError> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(ReportError::io(dir))? {
@@ -361,13 +395,8 @@ pub fn regular_files(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, Re
         if !ft.is_file() {
             continue;
         }
-        let name = entry
-            .file_name()
-            .into_string()
-            .map_err(|n| ReportError::Invalid {
-                path: dir.to_path_buf(),
-                message: format!("{n:?}: a file name that is not UTF-8"),
-            })?;
+        // A name that is not UTF-8 cannot be a report file; it is listed as it shows.
+        let name = entry.file_name().to_string_lossy().into_owned();
         out.push((name, path));
     }
     out.sort();
@@ -382,8 +411,11 @@ pub fn input_files(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, Repo
     for entry in std::fs::read_dir(dir).map_err(ReportError::io(dir))? {
         let entry = entry.map_err(ReportError::io(dir))?;
         let is_dir = std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir());
-        if let (true, Ok(name)) = (is_dir, entry.file_name().into_string()) {
-            subdirs.push((name, entry.path()));
+        if is_dir {
+            subdirs.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                entry.path(),
+            ));
         }
     }
     for (sub, path) in subdirs {
@@ -442,6 +474,10 @@ mod tests {
         files
     }
 
+    fn names(files: &BTreeMap<String, Vec<u8>>) -> BTreeSet<String> {
+        files.keys().cloned().collect()
+    }
+
     fn sample() -> BTreeMap<String, Vec<u8>> {
         folder(
             &[
@@ -458,7 +494,7 @@ mod tests {
 
     #[test]
     fn an_untouched_folder_verifies() {
-        let v = check(&sample(), &BTreeMap::new());
+        let v = check(&sample(), &names(&sample()), &BTreeMap::new());
         assert!(v.ok(), "{v:?}");
         assert_eq!(v.matched, ["hosts.csv", "periods.csv"]);
         assert_eq!(v.inputs_unchecked, ["audit_snapshot_20250401_0815.zip"]);
@@ -541,7 +577,7 @@ mod tests {
         for (what, change, expect) in cases {
             let mut f = sample();
             change(&mut f);
-            let v = check(&f, &BTreeMap::new());
+            let v = check(&f, &names(&f), &BTreeMap::new());
             assert!(!v.ok(), "{what}: {v:?}");
             assert!(
                 v.problems.iter().any(|p| p.starts_with(expect)),
@@ -555,7 +591,7 @@ mod tests {
     fn a_manifest_naming_a_path_outside_the_folder_is_refused() {
         let mut f = folder(&[("../etc/passwd", "x")], Vec::new());
         f.remove("../etc/passwd");
-        let v = check(&f, &BTreeMap::new());
+        let v = check(&f, &names(&f), &BTreeMap::new());
         assert!(
             v.problems
                 .iter()
@@ -573,7 +609,7 @@ mod tests {
             "audit_snapshot_20250401_0815.zip".to_string(),
             sha256_hex(b"zip bytes"),
         );
-        let v = check(&f, &copies);
+        let v = check(&f, &names(&f), &copies);
         assert!(v.ok(), "{v:?}");
         assert_eq!(v.unlisted, ["auditor-notes.txt"]);
         assert_eq!(
@@ -584,7 +620,7 @@ mod tests {
             "audit_snapshot_20250401_0815.zip".to_string(),
             sha256_hex(b"other bytes"),
         );
-        let v = check(&f, &copies);
+        let v = check(&f, &names(&f), &copies);
         assert!(!v.ok());
         assert!(v.problems[0].starts_with("input audit_snapshot_20250401_0815.zip: SHA-256"));
     }

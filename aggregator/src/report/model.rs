@@ -925,11 +925,12 @@ fn snapshot_tables(window: Window, inputs: Option<&SnapshotInputs>) -> SnapshotT
     SnapshotTables { quarters, rows }
 }
 
-/// `handoff.json`: pretty JSON with `<`, `>` and `&` written as `\u003c`, `\u003e`, `\u0026`, so
+/// `handoff.json`: compact JSON (one line: 20,000 hosts' periods make tens of megabytes, which the
+/// page parses and hashes on opening; `jq .` shows it indented) with `<`, `>` and `&` written as `\u003c`, `\u003e`, `\u0026`, so
 /// the file's bytes can be embedded in an HTML `<script>` element unchanged (nothing in it can close
 /// the element) and the page can show, and check, the file's SHA-256.
 pub fn to_json(h: &Handoff) -> Result<String, serde_json::Error> {
-    let text = serde_json::to_string_pretty(h)?;
+    let text = serde_json::to_string(h)?;
     Ok(escape_for_html(&text) + "\n")
 }
 
