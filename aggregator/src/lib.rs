@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod ops;
 pub mod reconcile;
+pub mod report;
 pub mod server;
 pub mod snapshots;
 pub mod store;

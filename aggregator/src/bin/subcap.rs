@@ -1,9 +1,9 @@
 //! `subcap`: the operators' command line. Asks the aggregator over gRPC with an operator
 //! certificate; prints tables, JSON or CSV.
 //!
-//! Exit codes: 0 done; 1 findings exist (`--fail-on`, `snapshots check`); 2 bad arguments or
-//! config; 3 the aggregator could not be reached or refused. `snapshots check` runs offline,
-//! without operator.toml.
+//! Exit codes: 0 done; 1 findings exist (`--fail-on`, `snapshots check`) or the report changed
+//! (`report verify`); 2 bad arguments or config; 3 the aggregator could not be reached or refused.
+//! `snapshots check` and `report verify` run offline, without operator.toml.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -14,6 +14,7 @@ use subcap_aggregator::domain::Code;
 use subcap_aggregator::ops::output::{Format, Table};
 use subcap_aggregator::ops::views::{self, Answer};
 use subcap_aggregator::ops::OperatorConfig;
+use subcap_aggregator::report;
 use subcap_proto::time::rfc3339;
 use subcap_proto::v1 as pb;
 use subcap_proto::v1::ilmt_client::IlmtClient;
@@ -112,6 +113,9 @@ enum Command {
     /// ILMT's own records: import files, pull from ILMT's REST API, list imports.
     #[command(subcommand)]
     Ilmt(IlmtCommand),
+    /// Reports for people: the provider-handoff folder (HTML, JSON, CSV, manifest) and its check.
+    #[command(subcommand)]
+    Report(report::cli::ReportCommand),
     /// ILMT audit snapshots kept in a folder (offline: no operator.toml, no aggregator).
     #[command(subcommand)]
     Snapshots(SnapshotsCommand),
@@ -184,6 +188,9 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
+    if let Command::Report(cmd) = cli.command {
+        return report_command(&rt, cmd, &cli.config);
+    }
     match rt.block_on(run(cli)) {
         Ok((out, failing)) => {
             emit(&out);
@@ -213,6 +220,28 @@ fn emit(text: &str) {
             eprintln!("subcap: standard output: {e}");
         }
         _ => {}
+    }
+}
+
+/// `subcap report ...`: its own exit codes (`verify`: 1 when the folder changed); the config is
+/// read only by the commands that ask the aggregator.
+fn report_command(
+    rt: &tokio::runtime::Runtime,
+    cmd: report::cli::ReportCommand,
+    config: &std::path::Path,
+) -> ExitCode {
+    match rt.block_on(report::cli::run(cmd, config)) {
+        Ok(o) => {
+            emit(&o.out);
+            ExitCode::from(if o.ok { 0 } else { 1 })
+        }
+        Err(e) => {
+            eprintln!("subcap: {e}");
+            ExitCode::from(match e {
+                report::cli::CommandError::Usage(_) => 2,
+                report::cli::CommandError::Aggregator(_) => 3,
+            })
+        }
     }
 }
 
@@ -314,6 +343,8 @@ async fn run(cli: Cli) -> Result<(String, Vec<String>), Failure> {
         }
         Command::Ilmt(IlmtCommand::Pull) => pull(&mut ilmt, format).await?.into(),
         Command::Ilmt(IlmtCommand::Imports) => imports(&mut ilmt, format).await?.into(),
+        // Handled in `main`, before a config is needed.
+        Command::Report(_) => String::new().into(),
         Command::Snapshots(_) => {
             return Err(Failure::Usage(
                 "snapshots commands run offline, without the aggregator".into(),
