@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Largest file a collector reads whole unless it asks for another limit.
@@ -60,10 +61,10 @@ impl ReadError {
 
 /// A directory that stands for `/` of the host being scanned.
 ///
-/// One `Root` serves one scan: it remembers what it has looked up (the kind of each path met
-/// while resolving links, the text of small files) so collectors that need the same file do not
-/// read it twice. The host is taken not to change during one scan. Not `Sync`: a scan runs on
-/// one thread.
+/// One `Root` serves one scan: it remembers what it has looked up (what `lstat` said of each path
+/// met while resolving links, metadata, the text of files read whole) so collectors that need the
+/// same file do not read it twice. The host is taken not to change during one scan. Not `Sync`:
+/// a scan runs on one thread.
 #[derive(Debug, Clone)]
 pub struct Root {
     base: PathBuf,
@@ -77,8 +78,9 @@ pub struct Root {
 /// may name 20,000 paths). Past it lookups are simply not remembered.
 const MAX_MEMO: usize = 4096;
 
-/// Largest file whose text is remembered for a second reader.
-const MAX_MEMO_TEXT: usize = 64 * 1024;
+/// Most bytes of file text remembered for a second reader (in all): `proc/cpuinfo` of a large
+/// host is a few hundred kilobytes.
+const MAX_MEMO_TEXT: usize = 1024 * 1024;
 
 /// Bytes asked of a `read` call after one that filled its buffer. Kernel files (`proc`, `sys`)
 /// say size 0, so a reader that sizes its buffer from the file's size asks for a few bytes at a
@@ -96,15 +98,19 @@ struct Memo {
     /// What `lstat` (and `readlink`) said of each real path met while resolving links under a
     /// root other than `/`.
     nodes: HashMap<PathBuf, Node>,
-    /// The text of small files read whole, by path relative to the root; `None`: not found.
+    /// The text of files read whole, by path relative to the root; `None`: not found.
     texts: HashMap<String, Option<String>>,
+    /// Bytes of text in `texts`.
+    text_bytes: usize,
+    /// Metadata (links followed) by path relative to the root; `None`: not found.
+    metas: HashMap<String, Option<fs::Metadata>>,
 }
 
 /// One real path as `lstat` saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Node {
-    /// Anything but a symbolic link.
-    Plain,
+    /// Anything but a symbolic link, with its metadata (what `stat` would say too).
+    Plain(fs::Metadata),
     /// A symbolic link and its target.
     Link(String),
     /// `lstat` failed; `not_found` when it said the path does not exist (or a component of it is
@@ -206,7 +212,7 @@ impl Root {
                     missing_depth = 1;
                     not_found = nf;
                 }
-                Node::Plain => resolved = next,
+                Node::Plain(_) => resolved = next,
             }
         }
         Ok(Resolved {
@@ -225,7 +231,7 @@ impl Root {
                 let target = fs::read_link(real).map_err(|e| ReadError::from_io(rel, e))?;
                 Node::Link(target.to_string_lossy().into_owned())
             }
-            Ok(_) => Node::Plain,
+            Ok(m) => Node::Plain(m),
             Err(e) => Node::Missing {
                 not_found: matches!(
                     e.kind(),
@@ -253,8 +259,8 @@ impl Root {
 
     /// Reads `rel` as UTF-8 (invalid bytes replaced), up to [`DEFAULT_READ_LIMIT`].
     ///
-    /// A file of at most 64 KiB (or its absence) is remembered: reading it again in the same scan
-    /// gives the same text without asking the system.
+    /// The text (or the file's absence) is remembered, up to a total of 1 MiB: reading it again
+    /// in the same scan gives the same text without asking the system.
     pub fn read_string(&self, rel: &str) -> Result<String, ReadError> {
         let key = rel.trim_start_matches('/');
         if let Some(text) = self.memo.borrow().texts.get(key) {
@@ -271,15 +277,17 @@ impl Root {
                     Ok(s) => s,
                     Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
                 });
-        let remembered = match &read {
-            Ok(text) if text.len() <= MAX_MEMO_TEXT => Some(Some(text.clone())),
-            Err(e) if e.is_not_found() => Some(None),
-            _ => None,
-        };
-        if let Some(entry) = remembered {
-            let mut memo = self.memo.borrow_mut();
-            if memo.texts.len() < MAX_MEMO {
-                memo.texts.insert(key.to_string(), entry);
+        let mut memo = self.memo.borrow_mut();
+        if memo.texts.len() < MAX_MEMO {
+            match &read {
+                Ok(text) if memo.text_bytes + text.len() <= MAX_MEMO_TEXT => {
+                    memo.text_bytes += text.len();
+                    memo.texts.insert(key.to_string(), Some(text.clone()));
+                }
+                Err(e) if e.is_not_found() => {
+                    memo.texts.insert(key.to_string(), None);
+                }
+                _ => {}
             }
         }
         read
@@ -354,8 +362,41 @@ impl Root {
     /// Opens `rel` for streaming reads (large databases read line by line).
     pub fn open(&self, rel: &str) -> Result<fs::File, ReadError> {
         let rel_clean = rel.trim_start_matches('/');
+        if !self.live {
+            if let Some(opened) = self.open_not_following(rel_clean) {
+                return opened;
+            }
+        }
         let path = self.existing(rel_clean)?;
         fs::File::open(path).map_err(|e| ReadError::from_io(rel_clean, e))
+    }
+
+    /// Under a root other than `/`: resolves the directory of `rel` and opens its last component
+    /// without following it, so a file that is not a link costs no `lstat` of its own. The same
+    /// file, or the same error, as resolving the whole path would give. `None` when the last
+    /// component is a link (or not a name), or the directory did not resolve: the whole path is
+    /// resolved then, and says why.
+    fn open_not_following(&self, rel: &str) -> Option<Result<fs::File, ReadError>> {
+        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        if matches!(name, "" | "." | "..") {
+            return None;
+        }
+        let dir = self.resolve(dir).ok()?;
+        if dir.not_found {
+            return Some(Err(ReadError::NotFound {
+                path: rel.to_string(),
+            }));
+        }
+        let opened = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(dir.path.join(name));
+        match opened {
+            Ok(file) => Some(Ok(file)),
+            // The last component is a symbolic link.
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => None,
+            Err(e) => Some(Err(ReadError::from_io(rel, e))),
+        }
     }
 
     /// Names in directory `rel`, sorted (so output and evidence are stable).
@@ -371,10 +412,38 @@ impl Root {
         Ok(names)
     }
 
-    /// Metadata of `rel` (links resolved inside the root).
+    /// Metadata of `rel` (links resolved inside the root). Remembered, as is its absence.
     pub fn metadata(&self, rel: &str) -> Result<fs::Metadata, ReadError> {
         let rel_clean = rel.trim_start_matches('/');
+        if let Some(meta) = self.memo.borrow().metas.get(rel_clean) {
+            return meta.clone().ok_or_else(|| ReadError::NotFound {
+                path: rel_clean.to_string(),
+            });
+        }
+        let got = self.look_up_metadata(rel_clean);
+        let mut memo = self.memo.borrow_mut();
+        if memo.metas.len() < MAX_MEMO {
+            match &got {
+                Ok(m) => {
+                    memo.metas.insert(rel_clean.to_string(), Some(m.clone()));
+                }
+                Err(e) if e.is_not_found() => {
+                    memo.metas.insert(rel_clean.to_string(), None);
+                }
+                Err(_) => {}
+            }
+        }
+        got
+    }
+
+    /// Metadata of `rel`, from what resolving it saw when it could (no second `stat`).
+    fn look_up_metadata(&self, rel_clean: &str) -> Result<fs::Metadata, ReadError> {
         let path = self.existing(rel_clean)?;
+        if !self.live {
+            if let Some(Node::Plain(m)) = self.memo.borrow().nodes.get(&path) {
+                return Ok(m.clone());
+            }
+        }
         fs::metadata(path).map_err(|e| ReadError::from_io(rel_clean, e))
     }
 
@@ -580,6 +649,62 @@ mod tests {
     }
 
     #[test]
+    fn reads_agree_with_the_unremembered_resolution() {
+        let dir = linked_tree();
+        let b = dir.path();
+        // Links of every kind, missing paths, a loop, directories opened as files.
+        let paths = [
+            "etc/os-release",
+            "etc/lib/os-release",
+            "etc/chain/os-release",
+            "etc/alternatives/usr/lib/os-release",
+            "var/ibm/db2/V11.5/version",
+            "ab/c/file",
+            "ab/c/../c/file",
+            "a/b/c/missing/../file",
+            "missing/dir/../../etc/os-release",
+            "../../../etc/os-release",
+            "etc/dangling",
+            "etc/os-release/below-a-file",
+            "missing/dir/file",
+            "a/b/c/missing",
+            "var/lib/x",
+            "etc",
+            "etc/lib",
+            "etc/lib/",
+            "etc/lib/.",
+            "etc/lib/..",
+        ];
+        let kind = |e: &ReadError| match e {
+            ReadError::NotFound { .. } => "not found",
+            ReadError::PermissionDenied { .. } => "permission denied",
+            ReadError::TooLarge { .. } => "too large",
+            ReadError::Io { .. } => "io",
+            ReadError::LinkLoop { .. } => "loop",
+        };
+        let root = Root::new(b);
+        for rel in paths.iter().chain(paths.iter().rev()) {
+            let want = match unremembered_path(b, rel) {
+                Err(_) => Err("loop"),
+                Ok(p) => fs::read(&p).map_err(|e| kind(&ReadError::from_io(rel, e))),
+            };
+            for (how, r) in [("shared", &root), ("fresh", &Root::new(b))] {
+                let got = r.read_bytes(rel, DEFAULT_READ_LIMIT);
+                match (&want, &got) {
+                    (Ok(w), Ok(g)) => assert_eq!(w, g, "{rel} ({how})"),
+                    (Err(w), Err(g)) => {
+                        assert_eq!(*w, kind(g), "{rel} ({how}): {g}");
+                        assert_eq!(g.path(), *rel, "{how}");
+                    }
+                    _ => panic!("{rel} ({how}): want {want:?}, got {got:?}"),
+                }
+                let meta = unremembered_path(b, rel).map(|p| fs::metadata(p).is_ok());
+                assert_eq!(meta.unwrap_or(false), r.exists(rel), "{rel} ({how})");
+            }
+        }
+    }
+
+    #[test]
     fn a_known_missing_path_reads_as_not_found() {
         let dir = linked_tree();
         let root = Root::new(dir.path());
@@ -602,28 +727,34 @@ mod tests {
     }
 
     #[test]
-    fn a_scan_reads_each_small_file_once() {
+    fn a_scan_reads_each_file_once() {
         let dir = tempfile::tempdir().unwrap();
         let b = dir.path();
         fs::write(b.join("small"), "first").unwrap();
         fs::write(b.join("big"), vec![b'x'; MAX_MEMO_TEXT + 1]).unwrap();
+        fs::create_dir(b.join("dir")).unwrap();
         let root = Root::new(b);
         assert_eq!(root.read_string("small").unwrap(), "first");
         assert!(root.read_string("later").unwrap_err().is_not_found());
         assert_eq!(root.read_string("big").unwrap().len(), MAX_MEMO_TEXT + 1);
+        assert!(root.is_dir("dir") && !root.exists("dir/file"));
         // The host changes under the scan: the scan keeps what it saw of small files.
         fs::write(b.join("small"), "second").unwrap();
         fs::write(b.join("later"), "now here").unwrap();
         fs::write(b.join("big"), "shrunk").unwrap();
+        fs::remove_dir(b.join("dir")).unwrap();
+        fs::write(b.join("dir"), "a file now").unwrap();
         assert_eq!(root.read_string("/small").unwrap(), "first");
         let err = root.read_string("later").unwrap_err();
         assert!(err.is_not_found());
         assert_eq!(err.path(), "later");
         assert_eq!(root.read_string("big").unwrap(), "shrunk");
+        assert!(root.is_dir("/dir") && !root.exists("dir/file"));
         // A new scan sees the new host.
         let next = Root::new(b);
         assert_eq!(next.read_string("small").unwrap(), "second");
         assert_eq!(next.read_string("later").unwrap(), "now here");
+        assert!(!next.is_dir("dir"));
     }
 
     #[test]

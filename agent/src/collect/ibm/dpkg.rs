@@ -74,7 +74,7 @@ pub fn parse<R: Read>(
             let from = std::mem::take(&mut searched);
             let newline = rest
                 .get(from..)
-                .and_then(|r| r.iter().position(|&b| b == b'\n'))
+                .and_then(|r| memchr::memchr(b'\n', r))
                 .map(|i| i + from);
             if skipping {
                 // The rest of an overlong line, up to and with its newline, is dropped.
@@ -193,9 +193,9 @@ struct Paragraph {
 
 /// A field's text, trimmed (invalid UTF-8 replaced; borrowed when valid).
 fn text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
-    match String::from_utf8_lossy(raw) {
-        std::borrow::Cow::Borrowed(s) => std::borrow::Cow::Borrowed(s.trim()),
-        std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.trim().to_string()),
+    match std::str::from_utf8(raw) {
+        Ok(s) => std::borrow::Cow::Borrowed(s.trim()),
+        Err(_) => std::borrow::Cow::Owned(String::from_utf8_lossy(raw).trim().to_string()),
     }
 }
 
@@ -338,6 +338,15 @@ Description: GNU Bourne Again SHell
         // Asked once per installed package, with the trimmed name and maintainer.
         let asked: Vec<&str> = asked.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(asked, vec!["ibmmq-runtime", "ibmmq-server", "bash"]);
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_and_trimmed() {
+        let text = b"Package:  ibm-\xfftool \nStatus: install ok installed\nMaintainer: IBM \xfe\nVersion: 1\n";
+        let (p, err) = parse(&text[..], all);
+        assert!(err.is_none());
+        assert_eq!(p[0].name, "ibm-\u{fffd}tool");
+        assert_eq!(p[0].vendor, "IBM \u{fffd}");
     }
 
     #[test]

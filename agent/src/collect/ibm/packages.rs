@@ -32,7 +32,13 @@ const IBM_NAMES: &[&str] = &["besagent"];
 /// address: Debian maintainers at ibm.com are not IBM's products), or by a known IBM name.
 /// Called for every package of the host, so it allocates nothing.
 pub fn is_ibm(name: &str, vendor: &str) -> bool {
-    let display = vendor.split('<').next().unwrap_or("");
+    // The name part: before any `<` (an ASCII byte, so a character boundary).
+    let display = vendor
+        .as_bytes()
+        .iter()
+        .position(|&b| b == b'<')
+        .and_then(|i| vendor.get(..i))
+        .unwrap_or(vendor);
     IBM_PREFIXES
         .iter()
         .any(|p| starts_with_ignore_case(name, p))
