@@ -68,20 +68,21 @@ pub fn parse<R: Read>(
         };
         let end = filled + n;
         let data = buf.get(..end).unwrap_or_default();
-        // Every whole line in the buffer, and at the end of the file the last one.
+        // Every whole line in the buffer, and at the end of the file the last one. The newlines
+        // are found in one pass (the first `searched` bytes are known to hold none).
+        let from = std::mem::take(&mut searched);
+        let mut newlines =
+            memchr::memchr_iter(b'\n', data.get(from..).unwrap_or_default()).map(|i| i + from);
+        let mut newline = newlines.next();
         let mut start = 0usize;
-        while let Some(rest) = data.get(start..).filter(|r| !r.is_empty()) {
-            let from = std::mem::take(&mut searched);
-            let newline = rest
-                .get(from..)
-                .and_then(|r| memchr::memchr(b'\n', r))
-                .map(|i| i + from);
+        while start < end {
             if skipping {
                 // The rest of an overlong line, up to and with its newline, is dropped.
                 match newline {
                     Some(i) => {
-                        start += i + 1;
+                        start = i + 1;
                         skipping = false;
+                        newline = newlines.next();
                         continue;
                     }
                     None => {
@@ -91,27 +92,31 @@ pub fn parse<R: Read>(
                 }
             }
             let line = match newline {
-                Some(i) if i < MAX_LINE => {
-                    start += i + 1;
-                    rest.get(..i).unwrap_or_default()
+                Some(i) if i < start + MAX_LINE => {
+                    let line = data.get(start..i);
+                    start = i + 1;
+                    newline = newlines.next();
+                    line
                 }
-                _ if rest.len() >= MAX_LINE => {
+                _ if end - start >= MAX_LINE => {
                     // Cut: the first MAX_LINE bytes are the line, the rest is skipped.
+                    let line = data.get(start..start + MAX_LINE);
                     start += MAX_LINE;
                     skipping = true;
-                    rest.get(..MAX_LINE).unwrap_or_default()
+                    line
                 }
                 _ if n == 0 => {
+                    let line = data.get(start..end);
                     start = end;
-                    rest
+                    line
                 }
                 _ => {
                     // A line not whole yet: read more, not searching again what was searched.
-                    searched = rest.len();
+                    searched = end - start;
                     break;
                 }
             };
-            if let Err(e) = p.line(line) {
+            if let Err(e) = p.line(line.unwrap_or_default()) {
                 return (p.out, Some(e));
             }
         }
@@ -137,39 +142,46 @@ struct Parser<K> {
 }
 
 impl<K: FnMut(&str, &str) -> bool> Parser<K> {
-    /// One line, without its newline.
+    /// One line, without its newline. Told apart by its first byte: a field line starts with
+    /// the field's name (`Package:` is the first colon at 7 exactly when the line starts so), a
+    /// continuation line with white space, a blank line (white space only) ends the paragraph.
     fn line(&mut self, line: &[u8]) -> Result<(), DpkgError> {
         self.lines += 1;
         // Work on bytes: most lines are description bodies, skipped without decoding.
         let raw = line.strip_suffix(b"\r").unwrap_or(line);
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            if let Some(package) = self.cur.finish(&mut self.keep) {
-                self.installed += 1;
-                if self.installed > MAX_PACKAGES {
-                    return Err(DpkgError::TooMany);
-                }
-                self.out.extend(package);
-            }
-            return Ok(());
-        }
-        if raw.starts_with(b" ") || raw.starts_with(b"\t") {
-            return Ok(()); // continuation line (Description body, Conffiles)
-        }
-        let Some(colon) = raw.iter().position(|&b| b == b':') else {
-            return Ok(());
-        };
         let cur = &mut self.cur;
-        let field = match raw.get(..colon) {
-            Some(b"Package") => &mut cur.name,
-            Some(b"Status") => &mut cur.status,
-            Some(b"Version") => &mut cur.version,
-            Some(b"Architecture") => &mut cur.arch,
-            Some(b"Maintainer") => &mut cur.maintainer,
-            Some(b"Description") => &mut cur.summary,
-            _ => return Ok(()),
+        let (field, name): (&mut Vec<u8>, &[u8]) = match raw.first() {
+            Some(b'P') => (&mut cur.name, b"Package:"),
+            Some(b'S') => (&mut cur.status, b"Status:"),
+            Some(b'V') => (&mut cur.version, b"Version:"),
+            Some(b'A') => (&mut cur.arch, b"Architecture:"),
+            Some(b'M') => (&mut cur.maintainer, b"Maintainer:"),
+            Some(b'D') => (&mut cur.summary, b"Description:"),
+            // Another field, or no field at all.
+            Some(b) if !b.is_ascii_whitespace() => return Ok(()),
+            _ => {
+                if raw.iter().all(u8::is_ascii_whitespace) {
+                    return self.end_paragraph();
+                }
+                return Ok(()); // continuation line (Description body, Conffiles)
+            }
         };
-        field.clear();
-        field.extend_from_slice(raw.get(colon + 1..).unwrap_or_default());
+        if let Some(value) = raw.strip_prefix(name) {
+            field.clear();
+            field.extend_from_slice(value);
+        }
+        Ok(())
+    }
+
+    /// A blank line: the paragraph's package, when installed and kept, is added.
+    fn end_paragraph(&mut self) -> Result<(), DpkgError> {
+        if let Some(package) = self.cur.finish(&mut self.keep) {
+            self.installed += 1;
+            if self.installed > MAX_PACKAGES {
+                return Err(DpkgError::TooMany);
+            }
+            self.out.extend(package);
+        }
         Ok(())
     }
 
@@ -338,6 +350,36 @@ Description: GNU Bourne Again SHell
         // Asked once per installed package, with the trimmed name and maintainer.
         let asked: Vec<&str> = asked.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(asked, vec!["ibmmq-runtime", "ibmmq-server", "bash"]);
+    }
+
+    #[test]
+    fn field_names_are_matched_exactly() {
+        // (the Package line, the name read); Status follows on its own line.
+        for (line, want) in [
+            ("Package: a", Some("a")),
+            ("Package:b", Some("b")),
+            ("Package:   c  ", Some("c")),
+            ("Package: d: e", Some("d: e")),
+            ("Packages: f", None),
+            ("Package : g", None),
+            ("package: h", None),
+            (" Package: i", None),
+            ("\x0cPackage: j", None),
+            ("Package", None),
+            ("Pre-Depends: k", None),
+        ] {
+            let text = format!("{line}\nStatus: install ok installed\n\n");
+            let (p, _) = parse(text.as_bytes(), all);
+            let got = p.first().map(|p| p.name.as_str());
+            assert_eq!(got, want, "{line:?}");
+        }
+        // The last of a repeated field wins; a blank line of spaces and tabs ends a paragraph.
+        let (p, _) = parse(
+            &b"Package: x\nPackage: y\nStatus: install ok installed\n \t \nPackage: z\nStatus: install ok installed\n"[..],
+            all,
+        );
+        let names: Vec<&str> = p.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, vec!["y", "z"]);
     }
 
     #[test]
