@@ -70,7 +70,8 @@ pub struct Root {
     base: PathBuf,
     live: bool,
     memo: RefCell<Memo>,
-    /// The buffer every whole-file read goes through (allocated at the first read).
+    /// The buffer every whole-file read goes through (allocated at the first read, grown to
+    /// [`READ_CHUNK`] at the first large file).
     scratch: RefCell<Vec<u8>>,
 }
 
@@ -313,12 +314,13 @@ impl Root {
     /// allocated to the size read.
     fn read_to_end(&self, file: &mut fs::File, max: u64) -> io::Result<Vec<u8>> {
         let mut scratch = self.scratch.borrow_mut();
-        if scratch.len() < READ_CHUNK {
-            scratch.resize(READ_CHUNK, 0);
-        }
         let mut out = Vec::new();
         let mut chunk = FIRST_READ;
         loop {
+            if scratch.len() < chunk {
+                // Grown only when a file needs it (untouched pages cost nothing).
+                *scratch = vec![0; chunk];
+            }
             let room = max.saturating_sub(out.len() as u64);
             let want = usize::try_from(room).map_or(chunk, |r| r.min(chunk));
             let Some(buf) = scratch.get_mut(..want) else {

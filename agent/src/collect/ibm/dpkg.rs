@@ -27,8 +27,9 @@ pub enum DpkgError {
 }
 
 /// Bytes read from the file at a time: the database runs to megabytes. Larger than a line, so a
-/// line being cut always fits.
-const READ_BUFFER: usize = 128 * 1024;
+/// line being cut always fits; under the allocator's threshold for a mapping of its own (128 KiB),
+/// so the memory is reused after the parse instead of being mapped and unmapped.
+const READ_BUFFER: usize = MAX_LINE + 32 * 1024;
 const _: () = assert!(READ_BUFFER > MAX_LINE);
 
 /// The installed packages of a status file that `keep` accepts (given the package name and its
