@@ -190,10 +190,12 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<()> {
     };
     let report_id = scan::new_report_id()?;
     let report = scan::scan(&opts, SystemTime::now(), report_id);
-    let out = match args.format {
+    let mut out = match args.format {
         Format::Json => render::json(&report)?,
         Format::Text => render::text(&report),
     };
-    println!("{out}");
+    // One write of the whole report (stdout writes line by line up to the last newline).
+    out.push('\n');
+    print!("{out}");
     Ok(())
 }

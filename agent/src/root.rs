@@ -247,8 +247,20 @@ impl Root {
         Ok(node)
     }
 
+    /// Whether the scan already saw that `rel` does not exist (its metadata or its text).
+    fn known_missing(&self, rel_clean: &str) -> bool {
+        let memo = self.memo.borrow();
+        matches!(memo.metas.get(rel_clean), Some(None))
+            || matches!(memo.texts.get(rel_clean), Some(None))
+    }
+
     /// The real path of `rel`, or the error opening it would give when it is known not to exist.
     fn existing(&self, rel_clean: &str) -> Result<PathBuf, ReadError> {
+        if self.known_missing(rel_clean) {
+            return Err(ReadError::NotFound {
+                path: rel_clean.to_string(),
+            });
+        }
         let r = self.resolve(rel_clean)?;
         if r.not_found {
             return Err(ReadError::NotFound {
@@ -263,6 +275,20 @@ impl Root {
     /// The text (or the file's absence) is remembered, up to a total of 1 MiB: reading it again
     /// in the same scan gives the same text without asking the system.
     pub fn read_string(&self, rel: &str) -> Result<String, ReadError> {
+        self.read_text(rel, false)
+    }
+
+    /// Reads a sysfs attribute (`sys/devices/system/cpu/online`) as [`Root::read_string`] does,
+    /// taking a first `read` that gives less than it asked for as the whole file: the kernel
+    /// writes an attribute whole into the first read that has room for it (a binary attribute
+    /// gives up to a page per read), and a regular file in a scan root gives all it has. No
+    /// second `read` to see the end, which counts on a host with hundreds of CPUs. Not for
+    /// `proc` files of many records (`proc/cpuinfo`), which the kernel gives a page at a time.
+    pub fn read_attribute(&self, rel: &str) -> Result<String, ReadError> {
+        self.read_text(rel, true)
+    }
+
+    fn read_text(&self, rel: &str, attribute: bool) -> Result<String, ReadError> {
         let key = rel.trim_start_matches('/');
         if let Some(text) = self.memo.borrow().texts.get(key) {
             return match text {
@@ -272,12 +298,12 @@ impl Root {
                 }),
             };
         }
-        let read =
-            self.read_bytes(rel, DEFAULT_READ_LIMIT)
-                .map(|bytes| match String::from_utf8(bytes) {
-                    Ok(s) => s,
-                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-                });
+        let read = self
+            .read_limited(rel, DEFAULT_READ_LIMIT, attribute)
+            .map(|bytes| match String::from_utf8(bytes) {
+                Ok(s) => s,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            });
         let mut memo = self.memo.borrow_mut();
         if memo.texts.len() < MAX_MEMO {
             match &read {
@@ -296,9 +322,14 @@ impl Root {
 
     /// Reads `rel` whole, refusing a file larger than `limit` bytes.
     pub fn read_bytes(&self, rel: &str, limit: u64) -> Result<Vec<u8>, ReadError> {
+        self.read_limited(rel, limit, false)
+    }
+
+    /// [`Root::read_bytes`]; with `attribute`, a short first read is the whole file.
+    fn read_limited(&self, rel: &str, limit: u64, attribute: bool) -> Result<Vec<u8>, ReadError> {
         let mut file = self.open(rel)?;
         let buf = self
-            .read_to_end(&mut file, limit.saturating_add(1))
+            .read_to_end(&mut file, limit.saturating_add(1), attribute)
             .map_err(|e| ReadError::from_io(rel, e))?;
         if buf.len() as u64 > limit {
             return Err(ReadError::TooLarge {
@@ -311,8 +342,8 @@ impl Root {
 
     /// Reads `file` to its end or to `max` bytes through the scratch buffer, asking for
     /// [`FIRST_READ`] bytes, or [`READ_CHUNK`] after a call that filled its buffer; the result is
-    /// allocated to the size read.
-    fn read_to_end(&self, file: &mut fs::File, max: u64) -> io::Result<Vec<u8>> {
+    /// allocated to the size read. With `attribute`, a short first read ends it.
+    fn read_to_end(&self, file: &mut fs::File, max: u64, attribute: bool) -> io::Result<Vec<u8>> {
         let mut scratch = self.scratch.borrow_mut();
         let mut out = Vec::new();
         let mut chunk = FIRST_READ;
@@ -336,6 +367,9 @@ impl Root {
                     match buf.get(..n) {
                         Some(read) => out.extend_from_slice(read),
                         None => break,
+                    }
+                    if attribute && out.len() == n && n < want {
+                        break;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -364,7 +398,7 @@ impl Root {
     /// Opens `rel` for streaming reads (large databases read line by line).
     pub fn open(&self, rel: &str) -> Result<fs::File, ReadError> {
         let rel_clean = rel.trim_start_matches('/');
-        if !self.live {
+        if !self.live && !self.known_missing(rel_clean) {
             if let Some(opened) = self.open_not_following(rel_clean) {
                 return opened;
             }
@@ -740,6 +774,7 @@ mod tests {
         assert!(root.read_string("later").unwrap_err().is_not_found());
         assert_eq!(root.read_string("big").unwrap().len(), MAX_MEMO_TEXT + 1);
         assert!(root.is_dir("dir") && !root.exists("dir/file"));
+        assert!(!root.exists("absent"));
         // The host changes under the scan: the scan keeps what it saw of small files.
         fs::write(b.join("small"), "second").unwrap();
         fs::write(b.join("later"), "now here").unwrap();
@@ -752,6 +787,10 @@ mod tests {
         assert_eq!(err.path(), "later");
         assert_eq!(root.read_string("big").unwrap(), "shrunk");
         assert!(root.is_dir("/dir") && !root.exists("dir/file"));
+        // Seen missing by its metadata: not opened either.
+        fs::write(b.join("absent"), "here now").unwrap();
+        assert!(root.read_string("absent").unwrap_err().is_not_found());
+        assert!(root.read_dir("absent").unwrap_err().is_not_found());
         // A new scan sees the new host.
         let next = Root::new(b);
         assert_eq!(next.read_string("small").unwrap(), "second");
@@ -782,6 +821,40 @@ mod tests {
             if size > 0 {
                 let err = root.read_bytes(&name, limit - 1).unwrap_err();
                 assert!(matches!(err, ReadError::TooLarge { .. }), "{size}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn attributes_are_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        for size in [
+            0,
+            1,
+            FIRST_READ - 1,
+            FIRST_READ,
+            FIRST_READ + 1,
+            3 * READ_CHUNK + 7,
+        ] {
+            let text: String = (0..size)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            let name = format!("attr{size}");
+            fs::write(dir.path().join(&name), &text).unwrap();
+            assert_eq!(root.read_attribute(&name).unwrap(), text, "{size}");
+            // Remembered like any text.
+            assert_eq!(root.read_string(&name).unwrap(), text, "{size}");
+        }
+        assert!(root.read_attribute("gone").unwrap_err().is_not_found());
+        // The kernel's own attributes, where the host has them.
+        let live = Root::new("/");
+        for rel in [
+            "sys/devices/system/cpu/online",
+            "sys/devices/system/cpu/cpu0/topology/thread_siblings_list",
+        ] {
+            if let Ok(want) = fs::read_to_string(Path::new("/").join(rel)) {
+                assert_eq!(live.read_attribute(rel).unwrap(), want, "{rel}");
             }
         }
     }
