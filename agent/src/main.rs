@@ -191,12 +191,14 @@ fn run_scan(args: ScanArgs) -> anyhow::Result<()> {
     };
     let report_id = scan::new_report_id()?;
     let report = scan::scan(&opts, SystemTime::now(), report_id);
-    let out = match args.format {
+    let mut out = match args.format {
         Format::Json => render::json(&report)?,
         Format::Text => render::text(&report),
     };
-    // A reader that stops early (`| head`) is not an error.
-    match writeln!(std::io::stdout().lock(), "{out}") {
+    // One write of the whole report (stdout writes line by line up to the last newline); a
+    // reader that stops early (`| head`) is not an error.
+    out.push('\n');
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }

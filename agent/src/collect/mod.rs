@@ -65,6 +65,29 @@ pub fn probe(root: &Root, rel: &str, w: &mut Warnings) -> Option<String> {
     }
 }
 
+/// [`probe`] for a sysfs attribute, read with one `read` call ([`Root::read_attribute`]).
+pub fn probe_attribute(root: &Root, rel: &str, w: &mut Warnings) -> Option<String> {
+    match root.read_attribute(rel) {
+        Ok(s) => Some(s),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => {
+            w.read_failed(&e);
+            None
+        }
+    }
+}
+
+/// [`expect`] for a sysfs attribute, read with one `read` call ([`Root::read_attribute`]).
+pub fn expect_attribute(root: &Root, rel: &str, w: &mut Warnings) -> Option<String> {
+    match root.read_attribute(rel) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            w.read_failed(&e);
+            None
+        }
+    }
+}
+
 /// Reads a file every host of this kind should have: absence is a warning too.
 pub fn expect(root: &Root, rel: &str, w: &mut Warnings) -> Option<String> {
     match root.read_string(rel) {

@@ -69,7 +69,8 @@ pub fn collect(root: &Root, limits: &SearchLimits, w: &mut Warnings) -> Vec<pb::
     let mut starts: Vec<String> = Vec::new();
     starts.extend(installation_manager::collect(root, w, &mut out));
     starts.extend(db2::collect(root, w, &mut out));
-    starts.extend(mq::collect(root, &installed.all(), w, &mut out));
+    let packages: Vec<&packages::Package> = installed.all().collect();
+    starts.extend(mq::collect(root, &packages, w, &mut out));
     let extra: Vec<String> = limits
         .extra_paths
         .iter()
@@ -495,7 +496,7 @@ pub(crate) mod tests {
             let _ = installation_manager::parse_registry(&text);
             let _ = installation_manager::config_app_data_location(&text);
             let _ = mq::parse_mqinst(&text);
-            let _ = dpkg::parse(text.as_bytes());
+            let _ = dpkg::parse(text.as_bytes(), |_, _| true);
             let _ = db2::scan(text.as_bytes());
             let _ = swid::version_from_file_name(&text);
             let _ = product_dir_of_tag(&text);

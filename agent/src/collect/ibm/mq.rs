@@ -114,8 +114,8 @@ fn version_from_tags(root: &Root, file_path: &str, w: &mut Warnings) -> Option<s
 }
 
 /// The runtime package of MQ, which carries the installation's version.
-fn version_from_packages(packages: &[Package]) -> Option<&Package> {
-    packages.iter().find(|p| {
+fn version_from_packages<'a>(packages: &[&'a Package]) -> Option<&'a Package> {
+    packages.iter().copied().find(|p| {
         let n = p.name.to_ascii_lowercase();
         n.starts_with("mqseriesruntime") || n == "ibmmq-runtime"
     })
@@ -124,7 +124,7 @@ fn version_from_packages(packages: &[Package]) -> Option<&Package> {
 /// Reads `mqinst.ini`; returns the installation directories (absolute).
 pub fn collect(
     root: &Root,
-    packages: &[Package],
+    packages: &[&Package],
     w: &mut Warnings,
     out: &mut Vec<pb::IbmInstall>,
 ) -> Vec<String> {

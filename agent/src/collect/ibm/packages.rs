@@ -30,25 +30,46 @@ const IBM_NAMES: &[&str] = &["besagent"];
 
 /// Whether a package is IBM's: by its vendor or maintainer (the name part, not an e-mail
 /// address: Debian maintainers at ibm.com are not IBM's products), or by a known IBM name.
+/// Called for every package of the host, so it allocates nothing.
 pub fn is_ibm(name: &str, vendor: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    let display = vendor.split('<').next().unwrap_or("");
-    IBM_PREFIXES.iter().any(|p| n.starts_with(p))
-        || IBM_NAMES.contains(&n.as_str())
-        || is_db2_name(&n)
+    // The name part: before any `<` (an ASCII byte, so a character boundary).
+    let display = vendor
+        .as_bytes()
+        .iter()
+        .position(|&b| b == b'<')
+        .and_then(|i| vendor.get(..i))
+        .unwrap_or(vendor);
+    IBM_PREFIXES
+        .iter()
+        .any(|p| starts_with_ignore_case(name, p))
+        || IBM_NAMES.iter().any(|n| name.eq_ignore_ascii_case(n))
+        || is_db2_name(name)
         || super::swid::is_ibm_name(display)
 }
 
-/// `db2`, `db2-client`, `db2_11.5`: the name `db2` alone or followed by a separator or digit.
+/// Whether `s` starts with `prefix` (lower-case ASCII), ignoring ASCII case.
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
+/// `db2`, `db2-client`, `db2_11.5`: the name `db2` alone or followed by a separator or digit
+/// (any case).
 fn is_db2_name(n: &str) -> bool {
-    n.strip_prefix("db2").is_some_and(|rest| {
+    if !starts_with_ignore_case(n, "db2") {
+        return false;
+    }
+    n.get(3..).is_some_and(|rest| {
         rest.is_empty()
             || rest.starts_with(['-', '_', '.'])
             || rest.starts_with(|c: char| c.is_ascii_digit())
     })
 }
 
-/// Every installed package both package managers know of, with the database each came from.
+/// Every installed IBM package ([`is_ibm`]) both package managers know of, with the database
+/// each came from. Only IBM's are kept: every reader of packages (IBM installs, the MQ runtime,
+/// the BigFix agent) looks for IBM's, and a host has thousands of others.
 pub struct Installed {
     pub dpkg: Option<(String, Vec<Package>)>,
     pub rpm: Option<(String, Vec<Package>)>,
@@ -56,19 +77,20 @@ pub struct Installed {
 
 impl Installed {
     pub fn read(root: &Root, w: &mut Warnings) -> Installed {
-        Installed {
-            dpkg: dpkg::read(root, w),
-            rpm: rpm::read(root, w),
+        let dpkg = dpkg::read(root, is_ibm, w);
+        let mut rpm = rpm::read(root, w);
+        if let Some((_, packages)) = rpm.as_mut() {
+            packages.retain(|p| is_ibm(&p.name, &p.vendor));
         }
+        Installed { dpkg, rpm }
     }
 
     /// All packages, dpkg's then rpm's.
-    pub fn all(&self) -> Vec<Package> {
+    pub fn all(&self) -> impl Iterator<Item = &Package> {
         self.dpkg
             .iter()
             .chain(self.rpm.iter())
-            .flat_map(|(_, p)| p.iter().cloned())
-            .collect()
+            .flat_map(|(_, p)| p.iter())
     }
 
     /// The IBM packages as installs.
@@ -108,6 +130,11 @@ mod tests {
             ("db2", "", true),
             ("db2-client", "", true),
             ("db2twitter", "", false),
+            ("DB2-Client", "", true),
+            ("IBMMQ-Runtime", "", true),
+            ("besAgent", "", true),
+            ("Ibm", "", false),
+            ("tool", "INTERNATIONAL Business MACHINES", true),
             ("some-tool", "International Business Machines Corp.", true),
             ("some-tool", "IBM MQ Development <mq@uk.ibm.com>", true),
             (

@@ -77,11 +77,13 @@ pub fn search(root: &Root, starts: &[String], limits: &SearchLimits, w: &mut War
             queue.push_front((dir, depth));
             break;
         }
-        let entries = match root
-            .path(&dir)
-            .and_then(|p| fs::read_dir(&p).map_err(|e| io_error(&dir, e)))
-        {
-            Ok(e) => e,
+        let listed = root.path(&dir).and_then(|p| {
+            fs::read_dir(&p)
+                .map(|entries| (p, entries))
+                .map_err(|e| io_error(&dir, e))
+        });
+        let (dir_path, entries) = match listed {
+            Ok(listed) => listed,
             Err(e) => {
                 if !e.is_not_found() {
                     unreadable += 1;
@@ -120,11 +122,7 @@ pub fn search(root: &Root, starts: &[String], limits: &SearchLimits, w: &mut War
                     continue;
                 }
                 // Not followed through links: lstat of the entry itself.
-                let Ok(m) = root
-                    .path(&dir)
-                    .map(|p| p.join(&name))
-                    .and_then(|p| fs::symlink_metadata(&p).map_err(|e| io_error(&rel, e)))
-                else {
+                let Ok(m) = fs::symlink_metadata(dir_path.join(&name)) else {
                     continue;
                 };
                 if seen_dirs.insert((m.dev(), m.ino())) {

@@ -77,8 +77,10 @@ pub fn is_ibm_regid(regid: &str) -> bool {
 
 /// A publisher name that is IBM: the word `IBM` or "International Business Machines".
 pub fn is_ibm_name(name: &str) -> bool {
-    name.to_ascii_lowercase()
-        .contains("international business machines")
+    const LONG: &[u8] = b"international business machines";
+    name.as_bytes()
+        .windows(LONG.len())
+        .any(|w| w.eq_ignore_ascii_case(LONG))
         || name
             .split(|c: char| !c.is_ascii_alphanumeric())
             .any(|w| w == "IBM")

@@ -2,12 +2,16 @@
 //! a script run directly shows its own file name, cut to 15 characters).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use crate::collect::Warnings;
 use crate::root::Root;
 
 /// Most process directories looked at.
 pub const MAX_PIDS: usize = 65_536;
+
+/// Longest `comm` file read (the kernel's are at most 16 bytes); a longer one is skipped.
+const MAX_COMM: usize = 64;
 
 /// Command name → pids running it (lowest first).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -54,14 +58,31 @@ pub fn read(root: &Root, w: &mut Warnings) -> Option<Procs> {
         );
     }
     let mut procs = Procs::default();
+    let mut path = String::new();
+    // One byte more than the longest name kept, to tell a longer file.
+    let mut buf = [0u8; MAX_COMM + 1];
     for pid in pids.into_iter().take(MAX_PIDS) {
-        // A process may end between listing and reading: not an error.
-        let Ok(comm) = root.read_bytes(&format!("proc/{pid}/comm"), 64) else {
+        path.clear();
+        // Writing to a String cannot fail.
+        let _ = write!(path, "proc/{pid}/comm");
+        // A process may end between listing and reading: not an error. The kernel gives the
+        // whole name to the first read, so one is made.
+        let Ok(comm) = root.read_once(&path, &mut buf) else {
             continue;
         };
-        let name = String::from_utf8_lossy(&comm).trim().to_string();
-        if !name.is_empty() {
-            procs.by_name.entry(name).or_default().push(pid);
+        if comm.len() > MAX_COMM {
+            continue;
+        }
+        let name = String::from_utf8_lossy(comm);
+        let name = name.trim();
+        if name.is_empty() {
+            continue;
+        }
+        match procs.by_name.get_mut(name) {
+            Some(list) => list.push(pid),
+            None => {
+                procs.by_name.insert(name.to_string(), vec![pid]);
+            }
         }
     }
     for pids in procs.by_name.values_mut() {

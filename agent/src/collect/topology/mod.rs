@@ -21,7 +21,7 @@ use subcap_proto::v1 as pb;
 
 use self::count::{Counts, CpuTopology, S390Overrides};
 use self::cpulist::CpuSet;
-use super::{evidence, expect, probe, Warnings};
+use super::{evidence, expect, expect_attribute, probe, probe_attribute, Warnings};
 use crate::root::Root;
 
 const CPU: &str = "sys/devices/system/cpu";
@@ -170,9 +170,9 @@ fn read_list(
 ) -> Option<(String, CpuSet)> {
     let path = format!("{CPU}/{name}");
     let text = if required {
-        expect(root, &path, w)
+        expect_attribute(root, &path, w)
     } else {
-        probe(root, &path, w)
+        probe_attribute(root, &path, w)
     }?;
     let raw = text.trim().to_string();
     match cpulist::parse_cpu_list(&raw) {
@@ -272,12 +272,12 @@ fn read_topologies(
             }
             continue;
         };
-        if let Some(id) = probe(root, &format!("{dir}/physical_package_id"), w) {
+        if let Some(id) = probe_attribute(root, &format!("{dir}/physical_package_id"), w) {
             package_ids.insert(id.trim().to_string());
         }
         // Kernels 5.3 to 5.17 wrote die files on every architecture; where the architecture has
         // no dies, die_id is -1 and each CPU is its own "die". Only a real die id counts.
-        let has_die = probe(root, &format!("{dir}/die_id"), w)
+        let has_die = probe_attribute(root, &format!("{dir}/die_id"), w)
             .is_some_and(|id| id.trim().parse::<i64>().is_ok_and(|id| id >= 0));
         out.push(CpuTopology {
             cpu,
@@ -347,7 +347,7 @@ fn read_level(
 ) -> Option<CpuSet> {
     for &(file, is_list) in level.files {
         let path = format!("{dir}/{file}");
-        let Some(text) = probe(root, &path, w) else {
+        let Some(text) = probe_attribute(root, &path, w) else {
             continue;
         };
         let parsed = if is_list {
