@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
@@ -97,8 +98,10 @@ const FIRST_READ: usize = 4096;
 #[derive(Debug, Clone, Default)]
 struct Memo {
     /// What `lstat` (and `readlink`) said of each real path met while resolving links under a
-    /// root other than `/`.
-    nodes: HashMap<PathBuf, Node>,
+    /// root other than `/` (keyed by its bytes: hashing a `Path` goes component by component).
+    nodes: HashMap<OsString, Node>,
+    /// Where the walk to each directory (as collectors name it, relative to the root) ended.
+    dirs: HashMap<String, Walk>,
     /// The text of files read whole, by path relative to the root; `None`: not found.
     texts: HashMap<String, Option<String>>,
     /// Bytes of text in `texts`.
@@ -117,6 +120,16 @@ enum Node {
     /// `lstat` failed; `not_found` when it said the path does not exist (or a component of it is
     /// not a directory), which no later open can contradict.
     Missing { not_found: bool },
+}
+
+/// Where resolving a path has got to: the real path so far, the links followed, and how many
+/// components were joined below the first one that failed `lstat` (and whether it was missing).
+#[derive(Debug, Clone)]
+struct Walk {
+    path: PathBuf,
+    hops: usize,
+    missing_depth: usize,
+    not_found: bool,
 }
 
 /// A path resolved inside the root.
@@ -159,7 +172,10 @@ impl Root {
     ///
     /// Each real path is `lstat`ed once per scan (remembered in the memo). Below a component that
     /// does not exist nothing is looked up: every later component is missing too, until a `..`
-    /// climbs back to where the path still existed.
+    /// climbs back to where the path still existed. The walk to each directory is remembered
+    /// too, so a path costs the steps of its last component only: resolving is the same walk
+    /// component by component, whether it starts from the root or from where its directory's
+    /// walk ended.
     fn resolve(&self, rel: &str) -> Result<Resolved, ReadError> {
         let rel = rel.trim_start_matches('/');
         if self.live {
@@ -168,63 +184,97 @@ impl Root {
                 not_found: false,
             });
         }
-        let mut pending: Vec<String> = split(rel);
+        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        let walked = match self.walk_dir(dir) {
+            Ok(at_dir) => self.walk(at_dir, name, rel),
+            // Walked again from the root, so that the error names `rel`.
+            Err(_) => self.walk(self.start(), rel, rel),
+        }?;
+        Ok(Resolved {
+            path: walked.path,
+            not_found: walked.missing_depth > 0 && walked.not_found,
+        })
+    }
+
+    /// The walk at the root, before any component.
+    fn start(&self) -> Walk {
+        Walk {
+            path: self.base.clone(),
+            hops: 0,
+            missing_depth: 0,
+            not_found: false,
+        }
+    }
+
+    /// The walk that ends at directory `dir` (remembered), from the walk to its own directory.
+    fn walk_dir(&self, dir: &str) -> Result<Walk, ReadError> {
+        if dir.is_empty() {
+            return Ok(self.start());
+        }
+        if let Some(w) = self.memo.borrow().dirs.get(dir) {
+            return Ok(w.clone());
+        }
+        let (parent, name) = dir.rsplit_once('/').unwrap_or(("", dir));
+        let walked = self.walk(self.walk_dir(parent)?, name, dir)?;
+        let mut memo = self.memo.borrow_mut();
+        if memo.dirs.len() < MAX_MEMO {
+            memo.dirs.insert(dir.to_string(), walked.clone());
+        }
+        Ok(walked)
+    }
+
+    /// Continues walk `w` through the components of `parts`, links resolved inside the root.
+    /// `rel` names errors.
+    fn walk(&self, mut w: Walk, parts: &str, rel: &str) -> Result<Walk, ReadError> {
+        let mut pending: Vec<String> = split(parts);
         pending.reverse();
-        let mut resolved = self.base.clone();
-        let mut hops = 0;
-        // Components joined below the first one that failed `lstat`, and how it failed.
-        let mut missing_depth = 0usize;
-        let mut not_found = false;
         while let Some(part) = pending.pop() {
             match part.as_str() {
                 "" | "." => continue,
                 ".." => {
-                    if resolved != self.base {
-                        resolved.pop();
+                    if w.path != self.base {
+                        w.path.pop();
                     }
-                    missing_depth = missing_depth.saturating_sub(1);
+                    w.missing_depth = w.missing_depth.saturating_sub(1);
                     continue;
                 }
                 _ => {}
             }
-            let next = resolved.join(&part);
-            if missing_depth > 0 {
-                resolved = next;
-                missing_depth += 1;
+            let next = w.path.join(&part);
+            if w.missing_depth > 0 {
+                w.path = next;
+                w.missing_depth += 1;
                 continue;
             }
             match self.node(&next, rel)? {
                 Node::Link(target) => {
-                    hops += 1;
-                    if hops > MAX_LINK_HOPS {
+                    w.hops += 1;
+                    if w.hops > MAX_LINK_HOPS {
                         return Err(ReadError::LinkLoop {
                             path: rel.to_string(),
                         });
                     }
                     if target.starts_with('/') {
-                        resolved = self.base.clone();
+                        w.path = self.base.clone();
                     }
                     let mut parts = split(&target);
                     parts.reverse();
                     pending.extend(parts);
                 }
-                Node::Missing { not_found: nf } => {
-                    resolved = next;
-                    missing_depth = 1;
-                    not_found = nf;
+                Node::Missing { not_found } => {
+                    w.path = next;
+                    w.missing_depth = 1;
+                    w.not_found = not_found;
                 }
-                Node::Plain(_) => resolved = next,
+                Node::Plain(_) => w.path = next,
             }
         }
-        Ok(Resolved {
-            path: resolved,
-            not_found: missing_depth > 0 && not_found,
-        })
+        Ok(w)
     }
 
     /// What `lstat` says of the real path `real` (remembered). `rel` names errors.
     fn node(&self, real: &Path, rel: &str) -> Result<Node, ReadError> {
-        if let Some(n) = self.memo.borrow().nodes.get(real) {
+        if let Some(n) = self.memo.borrow().nodes.get(real.as_os_str()) {
             return Ok(n.clone());
         }
         let node = match fs::symlink_metadata(real) {
@@ -242,7 +292,7 @@ impl Root {
         };
         let mut memo = self.memo.borrow_mut();
         if memo.nodes.len() < MAX_MEMO {
-            memo.nodes.insert(real.to_path_buf(), node.clone());
+            memo.nodes.insert(real.as_os_str().to_owned(), node.clone());
         }
         Ok(node)
     }
@@ -476,7 +526,7 @@ impl Root {
     fn look_up_metadata(&self, rel_clean: &str) -> Result<fs::Metadata, ReadError> {
         let path = self.existing(rel_clean)?;
         if !self.live {
-            if let Some(Node::Plain(m)) = self.memo.borrow().nodes.get(&path) {
+            if let Some(Node::Plain(m)) = self.memo.borrow().nodes.get(path.as_os_str()) {
                 return Ok(m.clone());
             }
         }
@@ -649,6 +699,11 @@ mod tests {
             "a/b/c/missing/x/../../file",
             "var/lib/x",
             "var/lib/x/after",
+            "etc/lib/../lib/os-release",
+            "etc/chain/../../etc/os-release",
+            "var/ibm/../IBM/db2/V11.5/version",
+            "ab/c/../../ab/c/file",
+            "a//b/./c//file",
             "",
             "/",
         ];
@@ -710,6 +765,9 @@ mod tests {
             "etc/lib/",
             "etc/lib/.",
             "etc/lib/..",
+            "etc/lib/../lib/os-release",
+            "var/ibm/../IBM/db2/V11.5/version",
+            "var/lib/x/after",
         ];
         let kind = |e: &ReadError| match e {
             ReadError::NotFound { .. } => "not found",
