@@ -318,13 +318,13 @@ fn reconcile_chunks(
             }
         }
     }
-    let mut first = pb::ReconcileChunk {
+    // The first chunk carries the basis and totals; each fills up to CHUNK items.
+    let mut current = pb::ReconcileChunk {
         basis: Some(wire::basis(o, rules, import_info)),
         totals: Some(wire::totals(&o.totals)),
         ..Default::default()
     };
     let mut chunks = Vec::new();
-    let mut current = std::mem::take(&mut first);
     let push = |chunk: &mut pb::ReconcileChunk, chunks: &mut Vec<pb::ReconcileChunk>| {
         if chunk.hosts.len() + chunk.findings.len() >= CHUNK {
             chunks.push(std::mem::take(chunk));
