@@ -26,6 +26,8 @@ pub struct Host<'a> {
     /// `bare_metal` (no technology) or `virtual_machine` with `technology`.
     pub technology: Option<&'a str>,
     pub product: &'a str,
+    /// The processor's model name; `None`: a Xeon Gold 6248.
+    pub model: Option<&'a str>,
 }
 
 /// A report of a 4-core Xeon host running `product`, whose BigFix client is installed, running,
@@ -58,7 +60,10 @@ pub fn ibm_report(id: &str, h: &Host<'_>) -> pb::HostReport {
             threads_per_core: Some(1),
             cores: Some(4),
             vendor: "GenuineIntel".into(),
-            model_name: "Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz".into(),
+            model_name: h
+                .model
+                .unwrap_or("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz")
+                .into(),
             ..Default::default()
         }),
         virtualization: Some(pb::Virtualization {

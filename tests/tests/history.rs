@@ -19,6 +19,7 @@ fn report(id: &str, fqdn: &str, day: &str, product: &str) -> pb::HostReport {
             at: noon(day),
             technology: None,
             product,
+            model: None,
         },
     )
 }

@@ -26,6 +26,7 @@ async fn hosts_and_host_in_every_format() {
                     at: now_secs(),
                     technology: Some(tech),
                     product: "IBM MQ",
+                    model: None,
                 },
             )),
         })

@@ -109,6 +109,7 @@ async fn pull_then_uncovered_ineligible_findings_and_fail_on() {
                 at: now(),
                 technology: Some(tech),
                 product,
+                model: None,
             },
         );
         if host == hosts[0] {

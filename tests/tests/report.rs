@@ -8,84 +8,26 @@
 //! Chromium is required (Debian's `chromium`, installed by `.ci/run`): without it this test fails.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use subcap_proto::v1 as pb;
-use subcap_tests::binary;
 use subcap_tests::pki::Pki;
-use subcap_tests::process::{free_port, ingest, Aggregator};
-
-fn subcap(config: &Path, args: &[&str]) -> Output {
-    Command::new(binary("subcap"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("run subcap")
-}
-
-fn secs(day: &str) -> i64 {
-    let d = subcap_aggregator::ilmt::time::parse_date(day).unwrap();
-    d.days_since_epoch() * 86_400 + 12 * 3600
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use subcap_tests::process::{free_port, ingest, subcap, Aggregator};
+use subcap_tests::reports::{ibm_report, noon as secs, now_secs as now, Host};
 
 /// A 4-core VM on `technology` running `product`, collected at `at`, BigFix healthy then.
 fn report(id: &str, fqdn: &str, at: i64, technology: &str, product: &str) -> pb::HostReport {
-    let ts = |s: i64| {
-        Some(pbjson_types::Timestamp {
-            seconds: s,
-            nanos: 0,
-        })
-    };
-    pb::HostReport {
-        report_id: id.into(),
-        collected_at: ts(at),
-        identity: Some(pb::HostIdentity {
-            hostname: fqdn.split('.').next().unwrap().into(),
-            fqdn: fqdn.into(),
-            architecture: "x86_64".into(),
-            ..Default::default()
-        }),
-        topology: Some(pb::Topology {
-            online_cpus: Some(4),
-            sockets: Some(1),
-            cores_per_socket: Some(4),
-            threads_per_core: Some(1),
-            cores: Some(4),
-            vendor: "GenuineIntel".into(),
-            model_name: "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz".into(),
-            ..Default::default()
-        }),
-        virtualization: Some(pb::Virtualization {
-            kind: "virtual_machine".into(),
-            technology: technology.into(),
-            cloud: "none".into(),
-            ..Default::default()
-        }),
-        ibm_installs: vec![pb::IbmInstall {
-            signature: "swid_tag".into(),
-            product_name: product.into(),
-            publisher: "IBM".into(),
-            ..Default::default()
-        }],
-        ilmt_agent: Some(pb::IlmtAgentHealth {
-            bigfix_installed: true,
-            bigfix_running: true,
-            last_software_scan: ts(at - 86_400),
-            last_capacity_scan: ts(at - 3_600),
-            last_upload: ts(at - 3_600),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    ibm_report(
+        id,
+        &Host {
+            fqdn,
+            at,
+            technology: Some(technology),
+            product,
+            model: Some("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz"),
+        },
+    )
 }
 
 /// SHA-256 of a file as coreutils' `sha256sum` computes it (an implementation independent of the
