@@ -1,12 +1,11 @@
 //! Batched writes: requests hand their report to one writer thread, which stores every report
-//! waiting at that moment in one atomic store transaction and answers each request with its own
-//! outcome. Durability is [`super::commit`]'s job, after the write.
+//! waiting at that moment with one store call and answers each request with its own outcome.
+//! Durability is [`super::commit`]'s job, after the write.
 //!
-//! Why a batch: a sled transaction costs two log-buffer writes to disk whatever its size, so one
-//! transaction per report spends most of the aggregator's time in the kernel; one per batch does
-//! not. Each report keeps its guarantees: it is stored atomically (with the rest of its batch),
-//! its id is checked for idempotency inside the same transaction, and a report the batch cannot
-//! store (a corrupt record of its host) fails alone: the batch is then retried report by report.
+//! Why a batch: the bodies of a batch are appended to the body log in one write, and one thread
+//! writing keeps the store's write order simple (ids are checked and indexed by this thread
+//! alone, so a resend in the same batch or the next is seen). A report the store cannot take (a
+//! damaged record of its host) fails alone.
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -85,24 +84,22 @@ impl Writer {
     }
 }
 
-/// Stores `puts` in one transaction; when that fails and there are several, each on its own, so
-/// that a report the store refuses fails alone. One outcome per put, in order.
+/// Stores `puts` with one store call; one outcome per put, in order. A report the store refuses
+/// fails alone; when the store cannot write at all, every put of the batch fails.
 fn store_batch(store: &dyn Store, puts: &[Put<'_>]) -> Vec<Result<PutOutcome, WriteFailed>> {
     match store.put_reports(puts) {
-        Ok(outcomes) if outcomes.len() == puts.len() => outcomes.into_iter().map(Ok).collect(),
+        Ok(outcomes) if outcomes.len() == puts.len() => outcomes
+            .into_iter()
+            .map(|o| o.map_err(|e| WriteFailed(e.to_string())))
+            .collect(),
         Ok(_) => puts
             .iter()
             .map(|_| Err(WriteFailed("the store returned too few outcomes".into())))
             .collect(),
-        Err(e) if puts.len() == 1 => vec![Err(WriteFailed(e.to_string()))],
         Err(e) => {
-            tracing::warn!(error = %e, reports = puts.len(), "batch not stored; storing its reports one by one");
+            tracing::error!(error = %e, reports = puts.len(), "batch not stored");
             puts.iter()
-                .map(|p| {
-                    store
-                        .put_report(p.host_key, p.report, p.received_at)
-                        .map_err(|e| WriteFailed(e.to_string()))
-                })
+                .map(|_| Err(WriteFailed(e.to_string())))
                 .collect()
         }
     }
