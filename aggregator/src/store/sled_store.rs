@@ -34,6 +34,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prost::Message;
@@ -61,6 +62,11 @@ pub struct SledStore {
     imports: sled::Tree,
     import_sha: sled::Tree,
     hosts: AtomicUsize,
+    /// Collection time of each host's latest report, read once at open and kept by
+    /// [`Store::put_reports`] (which holds this lock throughout, so batches are stored one at a
+    /// time): storing a report does not read its host's summary back. A host missing here (new,
+    /// or its summary unreadable) is looked up in `latest`. About 70 bytes per host.
+    latest_collected: Mutex<HashMap<Box<str>, u64>>,
 }
 
 /// Memory sled may use for its page cache unless configured: enough for the hot part of a
@@ -133,7 +139,27 @@ impl SledStore {
             }
         }
         let latest = db.open_tree("latest")?;
-        let hosts = AtomicUsize::new(latest.len());
+        let mut collected = HashMap::new();
+        let mut hosts = 0;
+        for item in latest.iter() {
+            let (k, v) = item?;
+            hosts += 1;
+            match (std::str::from_utf8(&k), decode_summary(&v)) {
+                (Ok(host), Ok(s)) => {
+                    collected.insert(
+                        Box::from(host),
+                        s.last_collected_at.as_ref().map(ts_nanos).unwrap_or(0),
+                    );
+                }
+                // Read again (and refused) when the host next reports.
+                (_, Err(e)) => {
+                    tracing::warn!(host = %String::from_utf8_lossy(&k), error = %e, "unreadable latest summary")
+                }
+                (Err(_), _) => {
+                    tracing::warn!(host = %String::from_utf8_lossy(&k), "host key is not UTF-8")
+                }
+            }
+        }
         Ok(SledStore {
             ids: db.open_tree("ids")?,
             bodies,
@@ -141,7 +167,8 @@ impl SledStore {
             latest,
             imports: db.open_tree("imports")?,
             import_sha: db.open_tree("import_sha")?,
-            hosts,
+            hosts: AtomicUsize::new(hosts),
+            latest_collected: Mutex::new(collected),
             db,
         })
     }
@@ -494,6 +521,10 @@ impl Store for SledStore {
     ) -> Result<Vec<Result<PutOutcome, StoreError>>, StoreError> {
         // First pass, reading only: duplicates, and which report becomes its host's latest (a
         // batch may hold the same report id, or the same host, more than once).
+        let mut known = self
+            .latest_collected
+            .lock()
+            .map_err(|_| StoreError::Internal("latest-collected lock poisoned"))?;
         let mut in_batch: HashMap<&str, SystemTime> = HashMap::new();
         let mut latest_in_batch: HashMap<&str, u64> = HashMap::new();
         let mut plans = Vec::with_capacity(batch.len());
@@ -509,7 +540,7 @@ impl Store for SledStore {
                 continue;
             }
             let collected = p.report.collected_at.as_ref().map(ts_nanos).unwrap_or(0);
-            let current = match latest_in_batch.get(p.host_key) {
+            let current = match latest_in_batch.get(p.host_key).or(known.get(p.host_key)) {
                 Some(c) => Some(*c),
                 None => match self.latest_collected(p.host_key) {
                     Ok(c) => c,
@@ -560,6 +591,12 @@ impl Store for SledStore {
                 let s = summary(p.host_key, p.report, p.received_at);
                 self.latest
                     .insert(p.host_key.as_bytes(), s.encode_to_vec())?;
+                match known.get_mut(p.host_key) {
+                    Some(c) => *c = collected,
+                    None => {
+                        known.insert(Box::from(p.host_key), collected);
+                    }
+                }
             }
             self.ids
                 .insert(id.as_bytes(), &id_entry(loc, received)[..])?;
@@ -852,6 +889,16 @@ mod tests {
             .collect();
         assert_eq!(h, vec!["new", "old"]);
         assert_eq!(s.history("a", 1).unwrap().len(), 1);
+        // The same after a restart, and a newer report still takes over.
+        drop(s);
+        let s = SledStore::open(dir.path()).unwrap();
+        s.put_report("a", &report("older", "a", 1_500_000_000), at(2_000_000_003))
+            .unwrap();
+        assert_eq!(s.host("a").unwrap().unwrap().last_report_id, "new");
+        s.put_report("a", &report("newest", "a", 2_100_000_000), at(2_000_000_004))
+            .unwrap();
+        assert_eq!(s.host("a").unwrap().unwrap().last_report_id, "newest");
+        assert_eq!(s.host_count(), 1);
     }
 
     #[test]
