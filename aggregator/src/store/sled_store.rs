@@ -895,8 +895,12 @@ mod tests {
         s.put_report("a", &report("older", "a", 1_500_000_000), at(2_000_000_003))
             .unwrap();
         assert_eq!(s.host("a").unwrap().unwrap().last_report_id, "new");
-        s.put_report("a", &report("newest", "a", 2_100_000_000), at(2_000_000_004))
-            .unwrap();
+        s.put_report(
+            "a",
+            &report("newest", "a", 2_100_000_000),
+            at(2_000_000_004),
+        )
+        .unwrap();
         assert_eq!(s.host("a").unwrap().unwrap().last_report_id, "newest");
         assert_eq!(s.host_count(), 1);
     }
@@ -1299,5 +1303,124 @@ mod tests {
         drop(s);
         let s = SledStore::open(dir.path()).unwrap();
         assert_eq!(s.report("r2").unwrap(), Some((r2, at(1_000_000_020))));
+    }
+}
+
+/// The store killed with SIGKILL while it writes: a child process (this test binary, running this
+/// one test with [`CRASH_CHILD_DIR`] set) stores batches and prints each report id once `sync`
+/// returned (what the aggregator acknowledges); the parent kills it mid-write, reopens the store
+/// and finds every printed report whole: body, history entry, latest summary.
+#[cfg(test)]
+mod crash {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    use super::*;
+
+    const CRASH_CHILD_DIR: &str = "SUBCAP_STORE_CRASH_CHILD_DIR";
+    const TEST: &str = "store::sled_store::crash::acknowledged_reports_survive_sigkill";
+
+    /// Report `n` of the crash test: 2 KiB of evidence, on one of 50 hosts, collected in order.
+    fn nth(n: u64) -> (String, pb::HostReport) {
+        let host = format!("h{}", n % 50);
+        let report = pb::HostReport {
+            report_id: format!("r{n}"),
+            collected_at: Some(pbjson_types::Timestamp {
+                seconds: 1_000_000_000 + n as i64,
+                nanos: 0,
+            }),
+            identity: Some(pb::HostIdentity {
+                hostname: host.clone(),
+                evidence: vec![pb::Evidence {
+                    source: "etc/hostname".into(),
+                    value: format!("{n:x}").repeat(2048 / 8),
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        (host, report)
+    }
+
+    /// The child: stores batches of 16 and prints `acked <n>` for each once synced, until killed.
+    fn child(dir: &Path) -> ! {
+        let s = SledStore::open(dir).unwrap();
+        let mut n = 0u64;
+        loop {
+            let batch: Vec<_> = (n..n + 16).map(nth).collect();
+            let puts: Vec<Put<'_>> = batch
+                .iter()
+                .map(|(host, report)| Put {
+                    host_key: host,
+                    report,
+                    received_at: SystemTime::now(),
+                })
+                .collect();
+            for o in s.put_reports(&puts).unwrap() {
+                o.unwrap();
+            }
+            s.sync().unwrap();
+            for k in n..n + 16 {
+                println!("acked {k}");
+            }
+            n += 16;
+        }
+    }
+
+    #[test]
+    fn acknowledged_reports_survive_sigkill() {
+        if let Some(dir) = std::env::var_os(CRASH_CHILD_DIR) {
+            child(Path::new(&dir));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut proc = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
+            .env(CRASH_CHILD_DIR, dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut acked = Vec::new();
+        let lines = BufReader::new(proc.stdout.take().unwrap()).lines();
+        for line in lines {
+            if let Some(n) = line.unwrap().strip_prefix("acked ") {
+                acked.push(n.parse::<u64>().unwrap());
+            }
+            if acked.len() >= 2000 {
+                break;
+            }
+        }
+        // Killed while it writes the next batches.
+        proc.kill().unwrap();
+        proc.wait().unwrap();
+        assert_eq!(acked.len(), 2000, "the child stopped early");
+
+        let s = SledStore::open(dir.path()).unwrap();
+        for n in acked {
+            let (host, want) = nth(n);
+            let got = s.report(&want.report_id).unwrap();
+            assert_eq!(got.map(|(r, _)| r), Some(want.clone()), "report {n}");
+            let collected = from_nanos(want.collected_at.as_ref().map(ts_nanos).unwrap());
+            assert!(
+                s.history(&host, 10_000)
+                    .unwrap()
+                    .iter()
+                    .any(|h| h.report_id == want.report_id && h.collected_at == collected),
+                "history of report {n}"
+            );
+            let latest = s.host(&host).unwrap().unwrap();
+            assert!(
+                latest.last_collected_at.as_ref().map(ts_nanos)
+                    >= want.collected_at.as_ref().map(ts_nanos),
+                "latest of {host} older than report {n}"
+            );
+            assert!(
+                matches!(
+                    s.put_report(&host, &want, SystemTime::now()).unwrap(),
+                    PutOutcome::Duplicate { .. }
+                ),
+                "resend of report {n}"
+            );
+        }
     }
 }
