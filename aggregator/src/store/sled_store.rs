@@ -62,11 +62,19 @@ pub struct SledStore {
     imports: sled::Tree,
     import_sha: sled::Tree,
     hosts: AtomicUsize,
-    /// Collection time of each host's latest report, read once at open and kept by
-    /// [`Store::put_reports`] (which holds this lock throughout, so batches are stored one at a
-    /// time): storing a report does not read its host's summary back. A host missing here (new,
-    /// or its summary unreadable) is looked up in `latest`. About 70 bytes per host.
-    latest_collected: Mutex<HashMap<Box<str>, u64>>,
+    /// What `latest` holds, read once at open and kept by [`Store::put_reports`] (which holds
+    /// this lock throughout, so batches are stored one at a time): storing a report does not
+    /// read its host's summary back. About 70 bytes per host.
+    known: Mutex<Known>,
+}
+
+/// Each host's latest collection time, as the `latest` tree holds it.
+#[derive(Default)]
+struct Known {
+    collected: HashMap<Box<str>, u64>,
+    /// Hosts whose summary could not be read at open: looked up in `latest` each time (a report
+    /// of theirs fails while it stays unreadable). Any other host not in `collected` is new.
+    unreadable: HashSet<Box<str>>,
 }
 
 /// Memory sled may use for its page cache unless configured: enough for the hot part of a
@@ -139,24 +147,20 @@ impl SledStore {
             }
         }
         let latest = db.open_tree("latest")?;
-        let mut collected = HashMap::new();
+        let mut known = Known::default();
         let mut hosts = 0;
         for item in latest.iter() {
             let (k, v) = item?;
             hosts += 1;
-            match (std::str::from_utf8(&k), decode_summary(&v)) {
-                (Ok(host), Ok(s)) => {
-                    collected.insert(
-                        Box::from(host),
-                        s.last_collected_at.as_ref().map(ts_nanos).unwrap_or(0),
-                    );
+            let host: Box<str> = String::from_utf8_lossy(&k).into();
+            match decode_summary(&v) {
+                Ok(s) => {
+                    let collected = s.last_collected_at.as_ref().map(ts_nanos).unwrap_or(0);
+                    known.collected.insert(host, collected);
                 }
-                // Read again (and refused) when the host next reports.
-                (_, Err(e)) => {
-                    tracing::warn!(host = %String::from_utf8_lossy(&k), error = %e, "unreadable latest summary")
-                }
-                (Err(_), _) => {
-                    tracing::warn!(host = %String::from_utf8_lossy(&k), "host key is not UTF-8")
+                Err(e) => {
+                    tracing::warn!(%host, error = %e, "unreadable latest summary; this host's reports are refused until it is repaired");
+                    known.unreadable.insert(host);
                 }
             }
         }
@@ -168,7 +172,7 @@ impl SledStore {
             imports: db.open_tree("imports")?,
             import_sha: db.open_tree("import_sha")?,
             hosts: AtomicUsize::new(hosts),
-            latest_collected: Mutex::new(collected),
+            known: Mutex::new(known),
             db,
         })
     }
@@ -522,9 +526,9 @@ impl Store for SledStore {
         // First pass, reading only: duplicates, and which report becomes its host's latest (a
         // batch may hold the same report id, or the same host, more than once).
         let mut known = self
-            .latest_collected
+            .known
             .lock()
-            .map_err(|_| StoreError::Internal("latest-collected lock poisoned"))?;
+            .map_err(|_| StoreError::Internal("store lock poisoned"))?;
         let mut in_batch: HashMap<&str, SystemTime> = HashMap::new();
         let mut latest_in_batch: HashMap<&str, u64> = HashMap::new();
         let mut plans = Vec::with_capacity(batch.len());
@@ -540,15 +544,21 @@ impl Store for SledStore {
                 continue;
             }
             let collected = p.report.collected_at.as_ref().map(ts_nanos).unwrap_or(0);
-            let current = match latest_in_batch.get(p.host_key).or(known.get(p.host_key)) {
+            let current = match latest_in_batch
+                .get(p.host_key)
+                .or(known.collected.get(p.host_key))
+            {
                 Some(c) => Some(*c),
-                None => match self.latest_collected(p.host_key) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        plans.push(Plan::Failed(e));
-                        continue;
+                None if known.unreadable.contains(p.host_key) => {
+                    match self.latest_collected(p.host_key) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            plans.push(Plan::Failed(e));
+                            continue;
+                        }
                     }
-                },
+                }
+                None => None,
             };
             let newer = current.is_none_or(|c| c <= collected);
             if newer {
@@ -591,10 +601,11 @@ impl Store for SledStore {
                 let s = summary(p.host_key, p.report, p.received_at);
                 self.latest
                     .insert(p.host_key.as_bytes(), s.encode_to_vec())?;
-                match known.get_mut(p.host_key) {
+                match known.collected.get_mut(p.host_key) {
                     Some(c) => *c = collected,
                     None => {
-                        known.insert(Box::from(p.host_key), collected);
+                        known.unreadable.remove(p.host_key);
+                        known.collected.insert(Box::from(p.host_key), collected);
                     }
                 }
             }
@@ -1038,8 +1049,11 @@ mod tests {
     #[test]
     fn a_report_whose_host_record_is_damaged_fails_alone() {
         let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            s.latest.insert("bad", &[0xff, 0xff, 0xff][..]).unwrap();
+        }
         let s = SledStore::open(dir.path()).unwrap();
-        s.latest.insert("bad", &[0xff, 0xff, 0xff][..]).unwrap();
         let (good, bad) = (
             report("g1", "good", 1_000_000_000),
             report("b1", "bad", 1_000_000_000),
