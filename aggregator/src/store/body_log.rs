@@ -168,21 +168,6 @@ impl BodyBatch {
         Ok(())
     }
 
-    /// Adds a record for report `id` whose body is `message`, encoded in place.
-    pub fn push_message(
-        &mut self,
-        id: &str,
-        message: &impl prost::Message,
-    ) -> Result<(), StoreError> {
-        // As prost's own `encode_to_vec`: room for the whole message first (no reallocation and
-        // copy of the batch while encoding), then `encode_raw`, which a Vec cannot run out of.
-        let len = message.encoded_len();
-        self.buf.reserve(HEADER + id.len() + len);
-        let r = encode_record(&mut self.buf, id, |b| message.encode_raw(b))?;
-        self.records.push(r);
-        Ok(())
-    }
-
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }

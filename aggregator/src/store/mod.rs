@@ -71,6 +71,10 @@ pub struct ImportRecord {
 pub struct Put<'a> {
     pub host_key: &'a str,
     pub report: &'a pb::HostReport,
+    /// `report`'s protobuf, kept as its body: the bytes as received when the caller has them,
+    /// else `report` encoded (the ingest writer encodes it on the request's task, so the one
+    /// writer thread does not).
+    pub body: &'a [u8],
     pub received_at: SystemTime,
 }
 
@@ -93,9 +97,11 @@ pub trait Store: Send + Sync + 'static {
         report: &pb::HostReport,
         received_at: SystemTime,
     ) -> Result<PutOutcome, StoreError> {
+        let body = prost::Message::encode_to_vec(report);
         let outcomes = self.put_reports(&[Put {
             host_key,
             report,
+            body: &body,
             received_at,
         }])?;
         outcomes

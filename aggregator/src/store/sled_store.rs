@@ -565,7 +565,7 @@ impl Store for SledStore {
                 latest_in_batch.insert(p.host_key, collected);
             }
             in_batch.insert(id, p.received_at);
-            bodies.push_message(id, p.report)?;
+            bodies.push_bytes(id, p.body)?;
             plans.push(Plan::Store {
                 newer,
                 new_host: current.is_none(),
@@ -997,12 +997,17 @@ mod tests {
         assert!(s.import(9_999).unwrap().is_none());
     }
 
-    fn put<'a>(host_key: &'a str, report: &'a pb::HostReport, secs: u64) -> Put<'a> {
-        Put {
-            host_key,
-            report,
-            received_at: at(secs),
-        }
+    /// Puts of `(host, report, its encoding)`, all received at `secs`.
+    fn puts<'a>(items: &'a [(&'a str, &'a pb::HostReport, Vec<u8>)], secs: u64) -> Vec<Put<'a>> {
+        items
+            .iter()
+            .map(|(host_key, report, body)| Put {
+                host_key,
+                report,
+                body,
+                received_at: at(secs),
+            })
+            .collect()
     }
 
     #[test]
@@ -1016,12 +1021,15 @@ mod tests {
         );
         let other = report("r3", "b", 1_000_000_000);
         let outcomes: Vec<PutOutcome> = s
-            .put_reports(&[
-                put("a", &new, 2_000_000_000),
-                put("a", &old, 2_000_000_000),
-                put("a", &again, 2_000_000_000),
-                put("b", &other, 2_000_000_000),
-            ])
+            .put_reports(&puts(
+                &[
+                    ("a", &new, new.encode_to_vec()),
+                    ("a", &old, old.encode_to_vec()),
+                    ("a", &again, again.encode_to_vec()),
+                    ("b", &other, other.encode_to_vec()),
+                ],
+                2_000_000_000,
+            ))
             .unwrap()
             .into_iter()
             .map(Result::unwrap)
@@ -1059,10 +1067,13 @@ mod tests {
             report("b1", "bad", 1_000_000_000),
         );
         let outcomes = s
-            .put_reports(&[
-                put("bad", &bad, 1_000_000_001),
-                put("good", &good, 1_000_000_001),
-            ])
+            .put_reports(&puts(
+                &[
+                    ("bad", &bad, bad.encode_to_vec()),
+                    ("good", &good, good.encode_to_vec()),
+                ],
+                1_000_000_001,
+            ))
             .unwrap();
         assert!(
             matches!(
@@ -1288,7 +1299,7 @@ mod tests {
             let db = sled::open(dir.path()).unwrap();
             let log = BodyLog::open(&dir.path().join("bodies")).unwrap();
             let mut batch = BodyBatch::default();
-            batch.push_message("r1", &r1).unwrap();
+            batch.push_bytes("r1", &r1.encode_to_vec()).unwrap();
             let loc = log.append(&batch).unwrap()[0];
             log.sync().unwrap();
             db.open_tree("ids")
@@ -1361,12 +1372,19 @@ mod crash {
         let s = SledStore::open(dir).unwrap();
         let mut n = 0u64;
         loop {
-            let batch: Vec<_> = (n..n + 16).map(nth).collect();
+            let batch: Vec<_> = (n..n + 16)
+                .map(|k| {
+                    let (host, report) = nth(k);
+                    let body = report.encode_to_vec();
+                    (host, report, body)
+                })
+                .collect();
             let puts: Vec<Put<'_>> = batch
                 .iter()
-                .map(|(host, report)| Put {
+                .map(|(host, report, body)| Put {
                     host_key: host,
                     report,
+                    body,
                     received_at: SystemTime::now(),
                 })
                 .collect();
