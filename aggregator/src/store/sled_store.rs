@@ -623,13 +623,22 @@ impl Store for SledStore {
     fn sync(&self) -> Result<(), StoreError> {
         // The body log's fdatasync and sled's flush are independent (see the module's write
         // order): run them side by side.
+        let flush = || self.db.flush().map(|_| ()).map_err(StoreError::from);
         std::thread::scope(|s| {
-            let bodies = s.spawn(|| self.bodies.sync());
-            let index = self.db.flush().map(|_| ()).map_err(StoreError::from);
-            let bodies = bodies
-                .join()
-                .unwrap_or(Err(StoreError::Internal("body log sync panicked")));
-            index.and(bodies)
+            match std::thread::Builder::new()
+                .name("body-log-sync".into())
+                .spawn_scoped(s, || self.bodies.sync())
+            {
+                Ok(bodies) => {
+                    let index = flush();
+                    let bodies = bodies
+                        .join()
+                        .unwrap_or(Err(StoreError::Internal("body log sync panicked")));
+                    index.and(bodies)
+                }
+                // No thread to be had: one after the other.
+                Err(_) => self.bodies.sync().and_then(|()| flush()),
+            }
         })
     }
 
