@@ -19,7 +19,6 @@
 //! copies the live records of a mostly dead segment to the active one and then removes the file.
 
 use std::fs::File;
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -106,19 +105,23 @@ pub enum Record<'a> {
 
 /// Checks that `bytes` (read at a location) is one whole record for report `id`.
 pub fn parse_record<'a>(bytes: &'a [u8], id: &str) -> Record<'a> {
-    let Some(header) = bytes.get(..HEADER) else {
+    let Some(header) = bytes
+        .get(..HEADER)
+        .and_then(|h| <&[u8; HEADER]>::try_from(h).ok())
+    else {
         return Record::Absent;
     };
     if header.iter().all(|b| *b == 0) {
         return Record::Absent;
     }
-    if header[..2] != MAGIC {
+    let [m0, m1, i0, i1, b0, b1, b2, b3, c0, c1, c2, c3] = *header;
+    if [m0, m1] != MAGIC {
         return Record::Damaged("no record starts here".into());
     }
-    let id_len = usize::from(u16::from_le_bytes([header[2], header[3]]));
-    let body_len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
-    let crc = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-    let payload = &bytes[HEADER..];
+    let id_len = usize::from(u16::from_le_bytes([i0, i1]));
+    let body_len = u32::from_le_bytes([b0, b1, b2, b3]) as usize;
+    let crc = u32::from_le_bytes([c0, c1, c2, c3]);
+    let payload = bytes.get(HEADER..).unwrap_or_default();
     if payload.len() != id_len + body_len {
         return Record::Damaged(format!(
             "record holds {} bytes, its location {}",
@@ -272,14 +275,16 @@ impl BodyLog {
         }
         let base = u32::try_from(a.len)
             .map_err(|_| StoreError::Internal("body log segment past 4 GiB"))?;
-        let path = self.dir.join(segment_name(a.segment));
         let end = a.len + batch.buf.len() as u64;
         if u32::try_from(end).is_err() {
             return Err(StoreError::Internal("body log segment past 4 GiB"));
         }
-        (&*a.file)
-            .write_all(&batch.buf)
-            .map_err(|e| io(&path, "append report bodies", e))?;
+        // At the offset this log keeps, not the file's end: after a failed (partial) write the
+        // next append writes over what it left.
+        a.file.write_all_at(&batch.buf, a.len).map_err(|e| {
+            let path = self.dir.join(segment_name(a.segment));
+            io(&path, "append report bodies", e)
+        })?;
         a.len = end;
         if !a.active_dirty {
             a.active_dirty = true;
@@ -437,8 +442,8 @@ pub enum ReadError {
 fn create_segment(dir: &Path, segment: u32) -> Result<File, StoreError> {
     let path = dir.join(segment_name(segment));
     let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
+        .create_new(true)
+        .write(true)
         .read(true)
         .open(&path)
         .map_err(|e| io(&path, "create a body log segment", e))?;
