@@ -157,6 +157,10 @@ struct Window {
     seconds: f64,
     /// Aggregator CPU time during the window, seconds.
     server_cpu: f64,
+    /// Aggregator CPU time during the first half of the window, seconds.
+    server_cpu_first_half: f64,
+    /// Calls completed in the first half of the window.
+    completed_first_half: u64,
     /// This process's CPU time during the window, seconds.
     client_cpu: f64,
     /// CPU time of the whole machine during the window, seconds (everything not idle).
@@ -441,6 +445,8 @@ async fn window(
         cpu_seconds(std::process::id()),
         machine_busy_seconds(),
     );
+    tokio::time::sleep_until((t0 + from + Duration::from_secs(args.seconds) / 2).into()).await;
+    let server_half = cpu_seconds(pid);
     tokio::time::sleep_until((t0 + to).into()).await;
     let (server1, client1, machine1) = (
         cpu_seconds(pid),
@@ -451,6 +457,7 @@ async fn window(
         seconds: args.seconds as f64,
         per_second: vec![0; args.seconds as usize],
         server_cpu: server1 - server0,
+        server_cpu_first_half: server_half - server0,
         client_cpu: client1 - client0,
         machine_cpu: machine1 - machine0,
         ..Window::default()
@@ -466,6 +473,9 @@ async fn window(
         for (start, end) in log.calls {
             if (lo..hi).contains(&end) {
                 w.completed += 1;
+                if end < (lo + hi) / 2 {
+                    w.completed_first_half += 1;
+                }
                 if let Some(s) = w.per_second.get_mut(((end - lo) / 1_000_000) as usize) {
                     *s += 1;
                 }
@@ -832,7 +842,7 @@ async fn run(args: Args) -> Result<()> {
         args.client_threads
     );
     println!(
-        "- load: {} agents, each its own TLS connection, one call at a time back to back; report = scan of fixture `{}` ({} bytes of protobuf per request, pre-encoded by the bench and patched per call), each with a new random-looking report id (32 hex digits, as the agent makes them), host `hNNNNNN.bench.example` cycling over {} hosts in scattered order; every acknowledgement waits for the sled flush (group commit)",
+        "- load: {} agents, each its own TLS connection, one call at a time back to back; report = scan of fixture `{}` ({} bytes of protobuf per request, pre-encoded by the bench and patched per call), each with a new random-looking report id (32 hex digits, as the agent makes them), host `hNNNNNN.bench.example` cycling over {} hosts in scattered order; every acknowledgement waits for the store's flush (group commit: the body log's fdatasync and sled's flush)",
         args.agents, args.fixture, report_bytes, args.hosts
     );
     println!(
@@ -869,6 +879,14 @@ async fn run(args: Args) -> Result<()> {
         1e6 * submit.server_cpu / (submit.completed.max(1) as f64),
         1e6 * health.server_cpu / (health.completed.max(1) as f64),
     );
+    let second_half = submit.completed - submit.completed_first_half;
+    println!(
+        "- as the store grows: aggregator CPU per report {:.0} µs in the first half of the window ({} reports), {:.0} µs in the second ({} reports)",
+        1e6 * submit.server_cpu_first_half / (submit.completed_first_half.max(1) as f64),
+        submit.completed_first_half,
+        1e6 * (submit.server_cpu - submit.server_cpu_first_half) / (second_half.max(1) as f64),
+        second_half,
+    );
     if let (Some(sum), Some(count)) = (
         metric(&m1, "subcap_ingest_duration_seconds_sum"),
         metric(&m1, "subcap_ingest_duration_seconds_count"),
@@ -894,7 +912,7 @@ async fn run(args: Args) -> Result<()> {
         metric(&m1, "subcap_store_batched_reports_total"),
     ) {
         println!(
-            "- store writes in phase 1: {batches:.0} transactions, {:.1} reports each on average",
+            "- store writes in phase 1: {batches:.0} write batches, {:.1} reports each on average",
             written / batches.max(1.0)
         );
     }
@@ -956,10 +974,11 @@ async fn run(args: Args) -> Result<()> {
         "- aggregator memory with the full store: VmRSS {rss2:.1} MiB, VmHWM {hwm2:.1} MiB (after the queries: VmRSS {rss_end:.1} MiB, VmHWM {hwm_end:.1} MiB)"
     );
     println!(
-        "- store on disk: {:.1} MiB apparent, {:.1} MiB allocated (sled's own `size_on_disk`: {:.1} MiB)",
+        "- store on disk: {:.1} MiB apparent, {:.1} MiB allocated (metric `subcap_store_size_bytes`: {:.1} MiB), {:.0} bytes per stored report",
         mib(disk2.0 as f64),
         mib(disk2.1 as f64),
-        mib(store_metric)
+        mib(store_metric),
+        disk2.0 as f64 / stored_total.max(1.0)
     );
     println!(
         "- ListHosts first page of 1,000: {:.2} ms ({} hosts, next_after {:?}); GetHost by host key (latest report + history), 100 calls: p50 {:.2} ms, max {:.2} ms; GetHost by short hostname (a scan of the host list): {:.1} ms",

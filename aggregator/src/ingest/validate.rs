@@ -289,6 +289,13 @@ fn count(field: impl Display, n: usize, max: usize) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// Whether `v` may hold a control character: a byte below 0x20, DEL, or 0xC2, the lead byte of the
+/// C1 controls U+0080..U+009F in UTF-8 (and of other characters, which the slow path then tells
+/// apart). A byte scan, so the common all-clean string is checked without decoding characters.
+fn may_hold_control(v: &str) -> bool {
+    v.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2)
+}
+
 /// One-line text: bounded, no control characters.
 fn text(field: impl Display, v: &str, max: usize) -> Result<(), FieldError> {
     if v.len() > max {
@@ -296,6 +303,9 @@ fn text(field: impl Display, v: &str, max: usize) -> Result<(), FieldError> {
             field,
             format!("{} bytes exceed the limit of {max}", v.len()),
         );
+    }
+    if !may_hold_control(v) {
+        return Ok(());
     }
     if let Some(c) = v.chars().find(|c| c.is_control()) {
         return err(
@@ -317,6 +327,9 @@ fn long_text(field: impl Display, v: &str) -> Result<(), FieldError> {
                 limits::LONG_TEXT
             ),
         );
+    }
+    if !may_hold_control(v) {
+        return Ok(());
     }
     if let Some(c) = v
         .chars()
@@ -523,6 +536,34 @@ mod tests {
             edit(&mut r);
             let e = validate(&r, now()).expect_err(field);
             assert_eq!(&e.field, field, "{e}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_found_in_any_encoding_width() {
+        // (text, one-line verdict, multi-line verdict): None passes, Some(code point) is refused.
+        let cases: &[(&str, Option<u32>, Option<u32>)] = &[
+            ("plain ASCII", None, None),
+            ("", None, None),
+            ("café, Zürich, 東京, ✓", None, None),
+            ("\u{a0}no-break space and \u{c0}", None, None), // 0xC2 / 0xC3 lead bytes, not controls
+            ("tab\there", Some(0x09), None),
+            ("line\nbreak\r\n", Some(0x0a), None),
+            ("nul\u{0}", Some(0x00), Some(0x00)),
+            ("escape\u{1b}[31m", Some(0x1b), Some(0x1b)),
+            ("delete\u{7f}", Some(0x7f), Some(0x7f)),
+            ("C1 next line\u{85}", Some(0x85), Some(0x85)),
+            ("C1 last\u{9f}", Some(0x9f), Some(0x9f)),
+        ];
+        let code = |r: Result<(), FieldError>| {
+            r.err().map(|e| {
+                let hex = e.problem.rsplit("U+").next().unwrap_or_default();
+                u32::from_str_radix(hex, 16).unwrap_or(u32::MAX)
+            })
+        };
+        for (v, line, multi) in cases {
+            assert_eq!(code(text("f", v, limits::TEXT)), *line, "text {v:?}");
+            assert_eq!(code(long_text("f", v)), *multi, "long_text {v:?}");
         }
     }
 

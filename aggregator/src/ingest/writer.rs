@@ -1,12 +1,11 @@
 //! Batched writes: requests hand their report to one writer thread, which stores every report
-//! waiting at that moment in one atomic store transaction and answers each request with its own
-//! outcome. Durability is [`super::commit`]'s job, after the write.
+//! waiting at that moment with one store call and answers each request with its own outcome.
+//! Durability is [`super::commit`]'s job, after the write.
 //!
-//! Why a batch: a sled transaction costs two log-buffer writes to disk whatever its size, so one
-//! transaction per report spends most of the aggregator's time in the kernel; one per batch does
-//! not. Each report keeps its guarantees: it is stored atomically (with the rest of its batch),
-//! its id is checked for idempotency inside the same transaction, and a report the batch cannot
-//! store (a corrupt record of its host) fails alone: the batch is then retried report by report.
+//! Why a batch: the bodies of a batch are appended to the body log in one write, and one thread
+//! writing keeps the store's write order simple (ids are checked and indexed by this thread
+//! alone, so a resend in the same batch or the next is seen). A report the store cannot take (a
+//! damaged record of its host) fails alone.
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -31,7 +30,11 @@ pub struct WriteFailed(pub String);
 enum Job {
     Put {
         host_key: String,
-        report: Box<pb::HostReport>,
+        /// Shared with the request's task, which drops it last: the report is freed there, not on
+        /// the writer thread.
+        report: Arc<pb::HostReport>,
+        /// `report` encoded, on the request's task.
+        body: Vec<u8>,
         reply: oneshot::Sender<Result<PutOutcome, WriteFailed>>,
     },
     Stop,
@@ -61,18 +64,25 @@ impl Writer {
         host_key: String,
         report: pb::HostReport,
     ) -> Result<PutOutcome, WriteFailed> {
+        // The work that needs no store is done here, on the request's task, in parallel with
+        // other requests: the writer thread is the one serial step of ingest.
+        let body = prost::Message::encode_to_vec(&report);
+        let report = Arc::new(report);
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Job::Put {
                 host_key,
-                report: Box::new(report),
+                report: Arc::clone(&report),
+                body,
                 reply,
             })
             .await
             .map_err(|_| WriteFailed("the store writer stopped".into()))?;
-        answer
+        let outcome = answer
             .await
-            .map_err(|_| WriteFailed("the store writer stopped".into()))?
+            .map_err(|_| WriteFailed("the store writer stopped".into()))?;
+        drop(report);
+        outcome
     }
 
     /// Writes what was handed in before this call, then stops the thread and waits for it.
@@ -85,24 +95,22 @@ impl Writer {
     }
 }
 
-/// Stores `puts` in one transaction; when that fails and there are several, each on its own, so
-/// that a report the store refuses fails alone. One outcome per put, in order.
+/// Stores `puts` with one store call; one outcome per put, in order. A report the store refuses
+/// fails alone; when the store cannot write at all, every put of the batch fails.
 fn store_batch(store: &dyn Store, puts: &[Put<'_>]) -> Vec<Result<PutOutcome, WriteFailed>> {
     match store.put_reports(puts) {
-        Ok(outcomes) if outcomes.len() == puts.len() => outcomes.into_iter().map(Ok).collect(),
+        Ok(outcomes) if outcomes.len() == puts.len() => outcomes
+            .into_iter()
+            .map(|o| o.map_err(|e| WriteFailed(e.to_string())))
+            .collect(),
         Ok(_) => puts
             .iter()
             .map(|_| Err(WriteFailed("the store returned too few outcomes".into())))
             .collect(),
-        Err(e) if puts.len() == 1 => vec![Err(WriteFailed(e.to_string()))],
         Err(e) => {
-            tracing::warn!(error = %e, reports = puts.len(), "batch not stored; storing its reports one by one");
+            tracing::error!(error = %e, reports = puts.len(), "batch not stored");
             puts.iter()
-                .map(|p| {
-                    store
-                        .put_report(p.host_key, p.report, p.received_at)
-                        .map_err(|e| WriteFailed(e.to_string()))
-                })
+                .map(|_| Err(WriteFailed(e.to_string())))
                 .collect()
         }
     }
@@ -111,7 +119,13 @@ fn store_batch(store: &dyn Store, puts: &[Put<'_>]) -> Vec<Result<PutOutcome, Wr
 /// The writer thread: waits for a report, takes every other one already waiting (up to the batch
 /// limits), stores them in one transaction, answers each; until stopped.
 fn run(store: &dyn Store, metrics: &Metrics, mut rx: mpsc::Receiver<Job>) {
-    let mut batch: Vec<(String, Box<pb::HostReport>, oneshot::Sender<_>)> = Vec::new();
+    type Waiting = (
+        String,
+        Arc<pb::HostReport>,
+        Vec<u8>,
+        oneshot::Sender<Result<PutOutcome, WriteFailed>>,
+    );
+    let mut batch: Vec<Waiting> = Vec::new();
     let mut stop = false;
     while !stop {
         let Some(first) = rx.blocking_recv() else {
@@ -124,10 +138,11 @@ fn run(store: &dyn Store, metrics: &Metrics, mut rx: mpsc::Receiver<Job>) {
                 Job::Put {
                     host_key,
                     report,
+                    body,
                     reply,
                 } => {
-                    bytes += prost::Message::encoded_len(report.as_ref());
-                    batch.push((host_key, report, reply));
+                    bytes += body.len();
+                    batch.push((host_key, report, body, reply));
                 }
                 Job::Stop => stop = true,
             }
@@ -141,16 +156,19 @@ fn run(store: &dyn Store, metrics: &Metrics, mut rx: mpsc::Receiver<Job>) {
         let received_at = SystemTime::now();
         let puts: Vec<Put<'_>> = batch
             .iter()
-            .map(|(host_key, report, _)| Put {
+            .map(|(host_key, report, body, _)| Put {
                 host_key,
                 report,
+                body,
                 received_at,
             })
             .collect();
         let outcomes = store_batch(store, &puts);
         metrics.written(puts.len());
         drop(puts);
-        for ((_, _, reply), outcome) in batch.drain(..).zip(outcomes) {
+        for ((_, report, body, reply), outcome) in batch.drain(..).zip(outcomes) {
+            // Before the answer: the request's task then holds the last reference to the report.
+            drop((report, body));
             let _ = reply.send(outcome);
         }
     }
@@ -195,11 +213,14 @@ mod tests {
             report("g2", "good2"),
         ];
         let now = SystemTime::now();
+        let bodies: Vec<Vec<u8>> = reports.iter().map(prost::Message::encode_to_vec).collect();
         let puts: Vec<Put<'_>> = reports
             .iter()
-            .map(|r| Put {
+            .zip(&bodies)
+            .map(|(r, body)| Put {
                 host_key: &r.identity.as_ref().unwrap().hostname,
                 report: r,
+                body,
                 received_at: now,
             })
             .collect();

@@ -1,7 +1,8 @@
 //! Storage of host reports behind a small trait, so a second backend can come later. The sled
-//! backend is in [`sled_store`]. Callers make writes durable with [`Store::sync`]; nothing is
-//! acknowledged to an agent before that returns.
+//! backend is in [`sled_store`], its report bodies in [`body_log`]. Callers make writes durable
+//! with [`Store::sync`]; nothing is acknowledged to an agent before that returns.
 
+pub mod body_log;
 pub mod sled_store;
 
 use std::time::SystemTime;
@@ -22,6 +23,12 @@ pub enum StoreError {
     Corrupt { tree: &'static str, problem: String },
     #[error("store: schema version {found} is not {expected}; this binary cannot read it")]
     Schema { found: String, expected: String },
+    #[error("store: {what} ({path}): {source}")]
+    Io {
+        path: String,
+        what: String,
+        source: std::io::Error,
+    },
     #[error("store: internal error: {0}")]
     Internal(&'static str),
 }
@@ -64,15 +71,25 @@ pub struct ImportRecord {
 pub struct Put<'a> {
     pub host_key: &'a str,
     pub report: &'a pb::HostReport,
+    /// `report`'s protobuf, kept as its body: the bytes as received when the caller has them,
+    /// else `report` encoded (the ingest writer encodes it on the request's task, so the one
+    /// writer thread does not).
+    pub body: &'a [u8],
     pub received_at: SystemTime,
 }
 
 /// Where reports are kept: latest per host, per-host history by collection time, report-id index.
 pub trait Store: Send + Sync + 'static {
     /// Stores each report of `batch` for its host unless its report id is already stored (then
-    /// nothing changes for it), in order: one outcome per report. Atomic: the whole batch (each
-    /// report's body, history entry and latest-per-host) is stored, or none of it. Not yet durable.
-    fn put_reports(&self, batch: &[Put<'_>]) -> Result<Vec<PutOutcome>, StoreError>;
+    /// nothing changes for it), in order: one outcome per report, a report the store cannot take
+    /// (a damaged record of its host) failing alone. Not yet durable. Not atomic: a report counts
+    /// as stored once its id is indexed, which is written after the rest of it, so a crash leaves
+    /// at most pieces of a report that was not acknowledged, which its resend completes. `Err`
+    /// when the store could not write at all (then none of the batch may be acknowledged).
+    fn put_reports(
+        &self,
+        batch: &[Put<'_>],
+    ) -> Result<Vec<Result<PutOutcome, StoreError>>, StoreError>;
     /// [`Store::put_reports`] with one report.
     fn put_report(
         &self,
@@ -80,15 +97,17 @@ pub trait Store: Send + Sync + 'static {
         report: &pb::HostReport,
         received_at: SystemTime,
     ) -> Result<PutOutcome, StoreError> {
+        let body = prost::Message::encode_to_vec(report);
         let outcomes = self.put_reports(&[Put {
             host_key,
             report,
+            body: &body,
             received_at,
         }])?;
         outcomes
             .into_iter()
             .next()
-            .ok_or(StoreError::Internal("a batch of one gave no outcome"))
+            .ok_or(StoreError::Internal("a batch of one gave no outcome"))?
     }
     /// Makes every write that returned before this call durable on disk.
     fn sync(&self) -> Result<(), StoreError>;
@@ -114,10 +133,10 @@ pub trait Store: Send + Sync + 'static {
     /// Bytes the store takes on disk.
     fn size_on_disk(&self) -> u64;
     /// Deletes report bodies collected before `before`, except each host's latest; history entries
-    /// (the coverage record) are kept. Returns how many bodies were deleted.
+    /// (the coverage record) are kept. Returns how many bodies were deleted. Reclaims their space.
     fn prune_reports(&self, before: SystemTime) -> Result<usize, StoreError>;
-    /// Deletes history entries (and their bodies) collected before `before`, except each host's
-    /// latest. Returns how many.
+    /// Deletes history entries collected before `before` (and their bodies), except each host's
+    /// latest. Returns how many. Reclaims their space.
     fn prune_history(&self, before: SystemTime) -> Result<usize, StoreError>;
 
     /// Stores an ILMT import as a new dated record (history kept, nothing overwritten), unless an
